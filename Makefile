@@ -1,0 +1,46 @@
+# meshgate: `make test` runs everything that works with Go and apt only;
+# `make e2e` is the main job and needs Docker. `make help` lists the targets.
+
+GO        ?= go
+MESH      ?=
+RUN       ?= $(shell date -u +%Y%m%d-%H%M%S)
+OUT       ?= reports/out/$(RUN)
+GOTESTFLAGS ?=
+
+# The envtest control plane (kube-apiserver + etcd) is built from Go modules
+# once per version and cached outside the repository.
+ENVTEST_ASSETS = $(shell hack/envtest-assets.sh)
+
+.PHONY: help test e2e e2e-edge bench bench-local report lint envtest-assets clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+test: envtest-assets ## unit, envtest, local nginx and browser checks; Docker suites skip with their reason
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test $(GOTESTFLAGS) ./...
+
+e2e: ## the main job: doctor, a kind cluster, the Kuma and Istio suites (MESH=kuma|istio narrows), reports
+	$(GO) run ./cmd/meshgate e2e $(if $(MESH),--mesh $(MESH)) --out $(OUT)
+
+e2e-edge: ## edge mTLS suites in containers (Kong, NGINX, Envoy); needs Docker
+	$(GO) test ./suites/edge/... -count=1 -v -args -ginkgo.v -ginkgo.label-filter=edge
+
+bench: ## latency overhead per hop on a kind cluster
+	$(GO) run ./cmd/meshgate bench $(if $(MESH),--mesh $(MESH)) --out $(OUT)
+
+bench-local: ## the same bench engine on loopback, no cluster
+	$(GO) run ./cmd/meshgate bench --local --out $(OUT)
+
+report: ## build reports from run folders: make report IN="reports/out/a reports/out/b"
+	$(GO) run ./cmd/meshgate report $(foreach d,$(IN),--in $(d)) --out $(OUT)/report
+
+lint: ## gofmt, go vet, actionlint on the workflows
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+envtest-assets: ## build kube-apiserver and etcd for envtest (cached)
+	@hack/envtest-assets.sh >/dev/null
+
+clean: ## remove local run output (not the envtest cache)
+	rm -rf reports/out
