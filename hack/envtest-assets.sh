@@ -25,6 +25,16 @@ fi
 
 command -v go >/dev/null || { log "go is not on PATH; install Go 1.26 first"; exit 1; }
 mkdir -p "$dest"
+
+# One build at a time: a second caller waits for the first, then reuses it.
+if command -v flock >/dev/null; then
+  exec 9>"$dest.lock"
+  flock 9
+  if [[ -f "$stamp" ]]; then
+    echo "$dest"
+    exit 0
+  fi
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
