@@ -6,6 +6,7 @@ MESH      ?=
 RUN       ?= $(shell date -u +%Y%m%d-%H%M%S)
 OUT       ?= reports/out/$(RUN)
 GOTESTFLAGS ?=
+BENCHFLAGS  ?=
 
 # The envtest control plane (kube-apiserver + etcd) is built from Go modules
 # once per version and cached outside the repository.
@@ -26,7 +27,7 @@ e2e-edge: ## edge mTLS suites in containers (Kong, NGINX, Envoy); needs Docker
 	$(GO) test ./suites/edge/... -count=1 -v -args -ginkgo.v -ginkgo.label-filter=edge
 
 bench: ## latency overhead per hop on a kind cluster
-	$(GO) run ./cmd/meshgate bench $(if $(MESH),--mesh $(MESH)) --out $(OUT)
+	$(GO) run ./cmd/meshgate bench $(if $(MESH),--mesh $(MESH)) --out $(OUT) $(BENCHFLAGS)
 
 bench-local: ## the same bench engine on loopback, no cluster
 	$(GO) run ./cmd/meshgate bench --local --out $(OUT)
@@ -38,6 +39,7 @@ lint: ## gofmt, go vet, actionlint on the workflows
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) tool actionlint .github/workflows/*.yml
 
 envtest-assets: ## build kube-apiserver and etcd for envtest (cached)
 	@hack/envtest-assets.sh >/dev/null
