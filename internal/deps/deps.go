@@ -7,9 +7,9 @@ package deps
 import (
 	_ "github.com/go-jose/go-jose/v4"
 	_ "github.com/golang-jwt/jwt/v5"
+	_ "github.com/google/go-containerregistry/pkg/crane"
 	_ "github.com/google/go-containerregistry/pkg/v1/mutate"
 	_ "github.com/google/go-containerregistry/pkg/v1/tarball"
-	_ "github.com/google/go-containerregistry/pkg/crane"
 	_ "github.com/onsi/ginkgo/v2"
 	_ "github.com/onsi/gomega"
 	_ "github.com/owenrumney/go-sarif/v2/sarif"
@@ -25,7 +25,6 @@ import (
 	_ "sigs.k8s.io/controller-runtime/pkg/client"
 	_ "sigs.k8s.io/controller-runtime/pkg/envtest"
 	_ "sigs.k8s.io/gateway-api/apis/v1"
-	_ "sigs.k8s.io/kind/pkg/cluster"
 	_ "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	_ "sigs.k8s.io/kind/pkg/cluster"
 )
-
