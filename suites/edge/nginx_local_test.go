@@ -38,7 +38,7 @@ var _ = Describe("NGINX client mTLS, local process", Label("edge", "nginx", "loc
 		Expect(err).NotTo(HaveOccurred())
 		gw = &gateway{
 			name: "nginx (local " + bin + ")", backend: suite.plain, forged: forgedNginx,
-			target: target{addr: n.addr, serverName: pki.GatewayHost, roots: suite.pki.CA.Pool()},
+			target:   target{addr: n.addr, serverName: pki.GatewayHost, roots: suite.pki.CA.Pool()},
 			identity: nginxIdentity, logs: n.output,
 		}
 	}, NodeTimeout(timeouts.Start))
