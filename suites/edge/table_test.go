@@ -69,17 +69,23 @@ func clientTable(gw func() *gateway) {
 	)
 
 	It("refuses TLS 1.1 and accepts TLS 1.2 from the same client", func(ctx SpecContext) {
-		g := gw()
-		old := g.target.do(ctx, "/api/tls", callOpts{cert: suite.pki.Client, minVersion: tls.VersionTLS11, maxVersion: tls.VersionTLS11})
-		AddReportEntry("TLS 1.1", old.String(), ReportEntryVisibilityFailureOrVerbose)
-		Expect(old.err).To(HaveOccurred(), "%s accepted TLS 1.1: %s", g.name, old)
-		Expect(g.backend.saw(old.id)).To(BeFalse())
-
-		ok := g.target.do(ctx, "/api/tls", callOpts{cert: suite.pki.Client, minVersion: tls.VersionTLS12, maxVersion: tls.VersionTLS12})
-		Expect(ok.err).NotTo(HaveOccurred(), "TLS 1.2 control failed, so the TLS 1.1 refusal proves nothing")
-		Expect(ok.status).To(Equal(http.StatusOK), "%s", ok)
-		Expect(ok.state.Version).To(Equal(uint16(tls.VersionTLS12)))
+		expectTLS11Refused(ctx, gw(), "/api/tls", suite.pki.Client)
 	})
+}
+
+// expectTLS11Refused sends the same request forced to TLS 1.1, then to TLS
+// 1.2 as the control that makes the refusal mean something.
+func expectTLS11Refused(ctx SpecContext, g *gateway, path string, cert *pki.Cert) {
+	old := g.target.do(ctx, path, callOpts{cert: cert, minVersion: tls.VersionTLS11, maxVersion: tls.VersionTLS11})
+	AddReportEntry("TLS 1.1", old.String(), ReportEntryVisibilityFailureOrVerbose)
+	Expect(old.err).To(HaveOccurred(), "%s accepted TLS 1.1: %s", g.name, old)
+	Expect(g.backend.saw(old.id)).To(BeFalse())
+
+	ok := g.target.do(ctx, path, callOpts{cert: cert, minVersion: tls.VersionTLS12, maxVersion: tls.VersionTLS12})
+	Expect(ok.err).NotTo(HaveOccurred(), "TLS 1.2 control failed, so the TLS 1.1 refusal proves nothing")
+	Expect(ok.status).To(Equal(http.StatusOK), "%s", ok)
+	Expect(ok.state.Version).To(Equal(uint16(tls.VersionTLS12)))
+	Expect(g.backend.saw(ok.id)).To(BeTrue())
 }
 
 // Forged identity headers a client sends on the valid row.
