@@ -28,6 +28,9 @@ var _ = Describe("NGINX client mTLS, local process", Label("edge", "nginx", "loc
 	var gw *gateway
 	BeforeAll(func(ctx SpecContext) {
 		bin, err := findNginx(*nginxBin)
+		if err != nil && *nginxBin != "" {
+			Fail(fmt.Sprintf("-edge.nginx / MESHGATE_NGINX = %q: %v; point it at an nginx binary or unset it", *nginxBin, err))
+		}
 		if err != nil {
 			Skip(installNginx + ": " + err.Error())
 		}
