@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"log"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/meshgate/meshgate/fixtures/apps/echo/echoserver"
@@ -63,6 +65,7 @@ func startBackend(tlsConfig *tls.Config) *backend {
 	Expect(err).NotTo(HaveOccurred())
 	b := &backend{addr: ln.Addr().String(), port: ln.Addr().(*net.TCPAddr).Port, seen: map[string]int{}, done: make(chan error, 1)}
 	srv := echoserver.NewServer(b.ServeHTTP(echoserver.New(echoserver.Options{PodName: "echo-" + strconv.Itoa(b.port)})), tlsConfig)
+	srv.ErrorLog = log.New(GinkgoWriter, "backend "+b.addr+": ", 0) // refused handshakes are expected
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	go func() { b.done <- echoserver.Serve(ctx, srv, ln, 5*time.Second) }()
