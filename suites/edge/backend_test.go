@@ -2,8 +2,8 @@ package edge
 
 import (
 	"context"
-	"log"
 	"crypto/tls"
+	"log"
 	"net"
 	"net/http"
 	"strconv"
