@@ -89,3 +89,24 @@ func TestDecodeEchoJSONRefusesOtherJSON(t *testing.T) {
 		t.Error("Kong's own JSON error was taken for an echo answer")
 	}
 }
+
+func TestClassifyErrorText(t *testing.T) {
+	// Messages as Go's net/http client (the echo image's --get) prints them.
+	tests := []struct {
+		msg  string
+		want Outcome
+	}{
+		{`echo: --get: Get "http://10.244.1.7:8080/": read tcp 10.244.2.3:51234->10.244.1.7:8080: read: connection reset by peer`, OutcomeReset},
+		{`echo: --get: Get "http://10.96.14.3:8080/": EOF`, OutcomeReset},
+		{`echo: --get: Get "http://10.244.1.7:8080/": dial tcp 10.244.1.7:8080: connect: connection refused`, OutcomeRefused},
+		{`echo: --get: Get "http://10.244.1.7:8080/": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`, OutcomeTimeout},
+		{`echo: --get http://10.244.1.7:8080/: 502 Bad Gateway`, Outcome502},
+		{`echo: --get http://10.244.1.7:8080/: 403 Forbidden`, OutcomeHTTPOther},
+		{`exec failed: unable to start container process: exec: "/echo": stat /echo: no such file or directory`, OutcomeError},
+	}
+	for _, tc := range tests {
+		if got := ClassifyErrorText(tc.msg); got != tc.want {
+			t.Errorf("ClassifyErrorText(%q) = %s, want %s", tc.msg, got, tc.want)
+		}
+	}
+}
