@@ -80,9 +80,13 @@ func (c *Client) Controller() client.Client { return c.c }
 
 // Apply server-side applies objs in apply order (namespaces and CRDs first,
 // routes last) with field manager "meshgate", forcing ownership, after adding
-// this run's labels. After a CRD is applied it waits until the CRD is
+// this run's labels. Unknown or duplicate fields are errors (strict field
+// validation), not silently dropped. After a CRD is applied it waits until the CRD is
 // established, so its objects can follow in the same call. Each obj is
 // updated in place with the server's answer (labels, resourceVersion, status).
+//
+// Build each object in one place: a second apply of the same object by
+// meshgate without a field (a label, say) removes that field.
 func (c *Client) Apply(ctx context.Context, objs ...client.Object) error {
 	sorted, err := fixtures.SortForApply(objs)
 	if err != nil {
@@ -121,7 +125,7 @@ func (c *Client) applyOne(ctx context.Context, obj client.Object) error {
 		return fmt.Errorf("apply %s: %s is cluster-scoped but metadata.namespace is %q: remove it", name, u.GetKind(), u.GetNamespace())
 	}
 	c.remember(appliedKind{u.GroupVersionKind(), namespaced})
-	if err := c.c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	if err := c.c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership, client.FieldValidation("Strict")); err != nil {
 		return fmt.Errorf("apply %s: %w", name, err)
 	}
 	c.log.Debug("applied", "object", name, "resourceVersion", u.GetResourceVersion())

@@ -292,6 +292,9 @@ func TestApplyRejectsBrokenManifests(t *testing.T) {
 			[]string{"HTTPRoute " + ns + "/bad-route", "spec.rules[0].matches[0].path"}},
 		{"namespaced without namespace", configMap("", "nowhere"),
 			[]string{"ConfigMap nowhere", "metadata.namespace is empty"}},
+		{"misspelt field", fixtures.Unstructured("v1", "Service", ns, "typo", map[string]any{
+			"prots": []any{map[string]any{"port": int64(80)}}}),
+			[]string{"Service " + ns + "/typo", ".spec.prots"}},
 		{"unknown kind", fixtures.Unstructured("example.com/v1", "Nothing", ns, "x", nil),
 			[]string{"Nothing " + ns + "/x", "install its CRD"}},
 	} {
@@ -336,13 +339,26 @@ func TestApplyCRDsAndRejectInvalidEnum(t *testing.T) {
 	if err := c.Apply(ctx, mtp("allow-all", "Allow"), crd); err != nil {
 		t.Fatal(err)
 	}
-	err := c.Apply(ctx, mtp("bad-action", "Permit"))
-	if err == nil {
-		t.Fatal("MeshTrafficPermission with action Permit applied; want rejected")
-	}
-	for _, w := range []string{"MeshTrafficPermission " + ns + "/bad-action", "spec.from[0].default.action", "Permit"} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not mention %q", err, w)
+	misspelt := mtp("misspelt", "Allow")
+	misspelt.Object["spec"].(map[string]any)["form"] = misspelt.Object["spec"].(map[string]any)["from"]
+	delete(misspelt.Object["spec"].(map[string]any), "from")
+	for _, tc := range []struct {
+		obj  *unstructured.Unstructured
+		want []string
+	}{
+		{mtp("bad-action", "Permit"), []string{"MeshTrafficPermission " + ns + "/bad-action", "spec.from[0].default.action", "Permit"}},
+		// Server-side apply refuses fields the CRD schema does not declare.
+		{misspelt, []string{"MeshTrafficPermission " + ns + "/misspelt", ".spec.form", "not declared"}},
+	} {
+		err := c.Apply(ctx, tc.obj)
+		if err == nil {
+			t.Errorf("%s applied; want rejected", tc.obj.GetName())
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not mention %q", err, w)
+			}
 		}
 	}
 }
