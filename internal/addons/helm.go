@@ -235,3 +235,15 @@ func copyValues(v map[string]any) map[string]any {
 	}
 	return out
 }
+
+// CachedChart is the path of c's .tgz in the Helm repository cache, or "".
+func CachedChart(cacheDir string, c Chart) string {
+	if c.Name == "" || c.Version == "" {
+		return ""
+	}
+	p := filepath.Join(cacheDir, "repository", c.Name+"-"+c.Version+".tgz")
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
