@@ -350,7 +350,7 @@ func negativeControl(set func(string) fixtures.Set) Scenario {
 	yes, no := true, false
 	probes := func(until *bool) []Probe {
 		return []Probe{
-			ProbePods(kuma.ClientNS, kuma.ClientPod, kuma.SidecarName),
+			ProbePods(kuma.ClientNS, kuma.ClientApp, kuma.SidecarName),
 			ProbePods(kuma.Namespace, kuma.Backend, kuma.SidecarName),
 			ProbePlaintext(kuma.Namespace, kuma.Backend, kuma.BackendPort, until),
 		}
