@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -152,4 +154,33 @@ func (p *clientPod) executor(ctx context.Context) (*probe.ExecGet, error) {
 		}
 	}
 	return nil, fmt.Errorf("no running client pod app=%s in %s (was the negative-control set applied?)", meshclient.Name, meshclient.Namespace)
+}
+
+// Versions reads what really runs: the Kubernetes server version, the
+// images of the mesh control plane and Kong's Deployments, and the version
+// Kong's admin API reports. What cannot be read is left out, never guessed.
+func Versions(ctx context.Context, rt *Runtime) map[string]string {
+	v := map[string]string{}
+	if dc, err := discovery.NewDiscoveryClientForConfig(rt.Env.REST); err == nil {
+		if sv, err := dc.ServerVersion(); err == nil {
+			v["kubernetes"] = sv.GitVersion
+		}
+	}
+	for key, ref := range map[string]client.ObjectKey{
+		"kuma-cp":         {Namespace: "kuma-system", Name: "kuma-control-plane"},
+		"kong-gateway":    {Namespace: cluster.KongNamespace, Name: cluster.KongGatewayName},
+		"kong-controller": {Namespace: cluster.KongNamespace, Name: cluster.KongControllerName},
+	} {
+		var d appsv1.Deployment
+		if err := rt.Client.Get(ctx, ref, &d); err == nil && len(d.Spec.Template.Spec.Containers) > 0 {
+			v[key] = d.Spec.Template.Spec.Containers[0].Image
+		}
+	}
+	if rt.Kong.Admin != nil {
+		var ev Evidence
+		if err := ProbeKongConfig().Run(ctx, rt, &ev); err == nil && ev.Kong != nil {
+			v["kong"] = ev.Kong.Version
+		}
+	}
+	return v
 }

@@ -79,13 +79,18 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		out = filepath.Join(os.TempDir(), "meshgate-kuma-skipped")
 	}
 	flags.Out = out
-	result = scenarios.NewRunResult(st.RunID, environment(), time.Now())
+	runID := st.RunID
+	if runID == "" {
+		runID = "not-started"
+	}
+	result = scenarios.NewRunResult(runID, environment(), time.Now())
 	if skipReason != "" {
 		return
 	}
 	r, err := scenarios.NewRuntime(env, scenarios.DefaultConfig())
 	Expect(err).NotTo(HaveOccurred())
 	rt = r
+	result.Environment.Versions = scenarios.Versions(ctx, rt)
 }, NodeTimeout(25*time.Minute))
 
 // bringUp attaches to the stack `meshgate e2e` prepared, or brings one up.
