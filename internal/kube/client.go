@@ -151,6 +151,29 @@ func (c *Client) writeBack(u *unstructured.Unstructured, obj client.Object) erro
 	return nil
 }
 
+// Track makes Cleanup also look at the kinds of objs without applying them:
+// for cleaning up a run from another process (`meshgate down`), pass the
+// objects the run would have applied.
+func (c *Client) Track(objs ...client.Object) error {
+	for _, obj := range objs {
+		gvk, err := fixtures.GVK(obj)
+		if err != nil {
+			return err
+		}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		namespaced, err := c.c.IsObjectNamespaced(u)
+		if err != nil {
+			if isNoMatch(err) {
+				continue // not served: nothing of that kind to delete
+			}
+			return fmt.Errorf("track %s: %w", gvk.Kind, err)
+		}
+		c.remember(appliedKind{gvk, namespaced})
+	}
+	return nil
+}
+
 func (c *Client) remember(k appliedKind) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -223,6 +223,52 @@ func TestCleanupWaitsUntilNotFound(t *testing.T) {
 	}
 }
 
+func TestCleanupFromAnotherClient(t *testing.T) {
+	env := shared.Env(t)
+	ns := env.Namespace(t, "track")
+	ctx := t.Context()
+	if err := newClient(t, env, "run-track").Apply(ctx, configMap(ns, "left")); err != nil {
+		t.Fatal(err)
+	}
+	later := newClient(t, env, "run-track") // a new process knows only the run ID
+	if err := later.Track(configMap(ns, "any")); err != nil {
+		t.Fatal(err)
+	}
+	if err := later.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "left"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ConfigMap left after Track+Cleanup: %v, want NotFound", err)
+	}
+}
+
+// The wait succeeds once the status says so: the timeouts below are not the
+// only way out.
+func TestWaitSucceedsOnStatus(t *testing.T) {
+	env := shared.Env(t)
+	ns := env.Namespace(t, "ready")
+	ctx := t.Context()
+	c := newClient(t, env, "run-ready")
+	g := gateway(ns, "gw")
+	if err := c.Apply(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	c.Timeouts.GatewayProgrammed = 20 * time.Second
+	done := make(chan error, 1)
+	go func() { done <- c.WaitGatewayProgrammed(ctx, ns, "gw") }()
+	now := metav1.Now()
+	g.Status.Conditions = []metav1.Condition{
+		{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: g.Generation, LastTransitionTime: now},
+		{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed", ObservedGeneration: g.Generation, LastTransitionTime: now},
+	}
+	if err := env.Client.Status().Update(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestWaitThatCannotSucceedTimesOut(t *testing.T) {
 	env := shared.Env(t)
 	ns := env.Namespace(t, "wait")
