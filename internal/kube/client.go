@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -145,6 +146,10 @@ func (c *Client) writeBack(u *unstructured.Unstructured, obj client.Object) erro
 		dst.Object = u.Object
 		return nil
 	}
+	// Start from zero so that nothing of the object as built survives that
+	// the server did not return.
+	v := reflect.ValueOf(obj).Elem()
+	v.Set(reflect.Zero(v.Type()))
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
 		return fmt.Errorf("reading the server's answer into %T: %w", obj, err)
 	}
