@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshgate/meshgate/internal/addons"
 	"github.com/meshgate/meshgate/internal/cluster"
@@ -262,7 +260,7 @@ func existingCluster(ctx context.Context, env *cluster.Env, o Options) error {
 	if err != nil {
 		return err
 	}
-	found, err := InstalledMeshes(ctx, c)
+	found, err := addons.InstalledMeshes(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -273,24 +271,6 @@ func existingCluster(ctx context.Context, env *cluster.Env, o Options) error {
 		return fmt.Errorf("--use-installed-mesh: no %s found on cluster %s (found: %v)", o.Mesh, env.Name, found)
 	}
 	return nil
-}
-
-// InstalledMeshes reports which meshes have their CRDs on the cluster.
-func InstalledMeshes(ctx context.Context, c client.Client) ([]string, error) {
-	var found []string
-	for mesh, crd := range map[string]string{cluster.MeshKuma: "meshes.kuma.io", cluster.MeshIstio: "peerauthentications.security.istio.io"} {
-		err := c.Get(ctx, client.ObjectKey{Name: crd}, &apiextensionsv1.CustomResourceDefinition{})
-		switch {
-		case err == nil:
-			found = append(found, mesh)
-		case client.IgnoreNotFound(err) != nil:
-			return nil, fmt.Errorf("look for CRD %s: %w", crd, err)
-		}
-	}
-	if len(found) == 2 && found[0] > found[1] {
-		found[0], found[1] = found[1], found[0]
-	}
-	return found, nil
 }
 
 func contains(list []string, s string) bool {
