@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshgate/meshgate/internal/addons"
 	"github.com/meshgate/meshgate/internal/cluster"
@@ -209,7 +211,7 @@ func kindCluster(ctx context.Context, env *cluster.Env, k *cluster.Kind, o Optio
 		return err
 	}
 	env.REST = rc
-	if env.LoadgenNode, err = k.LoadgenNode(env.Name); err != nil {
+	if env.LoadgenNode, err = loadgenNode(ctx, env); err != nil {
 		return err
 	}
 	// On reuse the ports are whatever the kept cluster mapped; the defaults
@@ -459,4 +461,20 @@ func saveState(env *cluster.Env) error {
 		return err
 	}
 	return os.Rename(p+".tmp", p)
+}
+
+// loadgenNode finds the node kind labelled for the load generator.
+func loadgenNode(ctx context.Context, env *cluster.Env) (string, error) {
+	c, err := addons.Client(env)
+	if err != nil {
+		return "", err
+	}
+	var nodes corev1.NodeList
+	if err := c.List(ctx, &nodes, client.MatchingLabels{cluster.LoadgenNodeLabel: cluster.LoadgenPool}); err != nil {
+		return "", fmt.Errorf("list nodes labelled %s=%s: %w", cluster.LoadgenNodeLabel, cluster.LoadgenPool, err)
+	}
+	if len(nodes.Items) == 0 {
+		return "", fmt.Errorf("no node is labelled %s=%s; a kept cluster from another tool? create a fresh one without --reuse", cluster.LoadgenNodeLabel, cluster.LoadgenPool)
+	}
+	return nodes.Items[0].Name, nil
 }
