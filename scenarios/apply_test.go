@@ -20,7 +20,7 @@ import (
 func TestKubeApplierOnAPIServer(t *testing.T) {
 	env := kubetest.Start(t, kubetest.GatewayAPI(), kubetest.Kuma(), kubetest.Kong())
 	ctx := t.Context()
-	a := &KubeApplier{Client: env.Client, RunID: "run-1", Wait: 2 * time.Second, Poll: 100 * time.Millisecond}
+	a := &KubeApplier{Client: env.Client, RunID: "run-1", Wait: 5 * time.Second, Poll: 200 * time.Millisecond}
 	trap, err := kuma.Variant(kuma.Defaults(), kuma.VariantTrap)
 	if err != nil {
 		t.Fatal(err)
