@@ -122,6 +122,7 @@ type Helm struct {
 	cacheDir string
 	log      *slog.Logger
 	labels   map[string]string // on every release's storage Secret
+	runID    string
 }
 
 // NewHelm drives Helm against env's kubeconfig and context.
@@ -135,6 +136,7 @@ func NewHelm(env *cluster.Env) *Helm {
 		cacheDir: HelmCacheDir(),
 		log:      env.Logger(),
 		labels:   map[string]string{"meshgate.io/run": env.RunID},
+		runID:    env.RunID,
 	}
 }
 
@@ -177,6 +179,7 @@ func (h *Helm) Apply(ctx context.Context, r Release) (installed bool, err error)
 		inst := action.NewInstall(cfg)
 		inst.ReleaseName, inst.Namespace, inst.CreateNamespace = r.Name, r.Namespace, true
 		inst.Atomic, inst.Wait, inst.Timeout, inst.Labels = true, true, timeout, h.labels
+		inst.PostRenderer = runLabeler{runID: h.runID}
 		h.log.Info("helm install", "release", r.Namespace+"/"+r.Name, "chart", r.Chart.Source())
 		installed = true
 		_, err = inst.RunWithContext(ctx, ch, copyValues(r.Values))
@@ -185,6 +188,7 @@ func (h *Helm) Apply(ctx context.Context, r Release) (installed bool, err error)
 	default:
 		up := action.NewUpgrade(cfg)
 		up.Namespace, up.Atomic, up.Wait, up.Timeout, up.Labels = r.Namespace, true, true, timeout, h.labels
+		up.PostRenderer = runLabeler{runID: h.runID}
 		h.log.Info("helm upgrade", "release", r.Namespace+"/"+r.Name, "chart", r.Chart.Source())
 		_, err = up.RunWithContext(ctx, r.Name, ch, copyValues(r.Values))
 	}
