@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,13 +70,8 @@ func forward(ctx context.Context, cfg *rest.Config, ns, selector string, podPort
 		close(stop)
 		return 0, nil, fmt.Errorf("port-forward to pod %s/%s:%d: no local port (%v)", ns, pod.Name, podPort, err)
 	}
-	var closed bool
-	return int(ports[0].Local), func() {
-		if !closed {
-			closed = true
-			close(stop)
-		}
-	}, nil
+	var once sync.Once
+	return int(ports[0].Local), func() { once.Do(func() { close(stop) }) }, nil
 }
 
 func podHasPort(p *corev1.Pod, port int) bool {

@@ -188,7 +188,7 @@ func kindCluster(ctx context.Context, env *cluster.Env, k *cluster.Kind, o Optio
 			return err
 		}
 		if !ok {
-			return fmt.Errorf("--reuse: no kind cluster named %q; list them with `meshgate doctor` or create one with meshgate up --keep --name %s", env.Name, env.Name)
+			return fmt.Errorf("--reuse: no kind cluster named %q (docker ps --filter label=io.x-k8s.kind.cluster lists them); create one with meshgate up --keep --name %s", env.Name, env.Name)
 		}
 		if err := k.WriteKubeconfig(env.Name, env.KubeconfigPath); err != nil {
 			return err
