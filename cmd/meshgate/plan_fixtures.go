@@ -3,17 +3,20 @@ package main
 import (
 	"github.com/meshgate/meshgate/fixtures"
 	"github.com/meshgate/meshgate/fixtures/client"
+	kumafixtures "github.com/meshgate/meshgate/fixtures/kuma"
 )
 
-// fixtureSets lists the fixture sets `meshgate plan --mesh <mesh>` prints.
-// Hook for the topology packages: append each mesh's Variants once they are
-// merged, for example
-//
-//	case "kuma": sets = append(sets, kumafixtures.Variants(kumafixtures.Options{})...)
+// fixtureSets lists the fixture sets `meshgate plan --mesh <mesh>` prints:
+// the mesh-independent client, then every variant the mesh's scenarios apply.
 func fixtureSets(mesh string) ([]fixtures.Set, error) {
 	sets := client.Variants(client.Options{})
 	switch mesh {
-	default:
+	case "kuma":
+		kuma, err := kumafixtures.Variants(kumafixtures.Defaults())
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, kuma...)
 	}
 	return sets, nil
 }
