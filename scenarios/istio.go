@@ -260,7 +260,7 @@ func removeObjects(objs ...*unstructured.Unstructured) Probe {
 }
 
 // backendPods lists order-service's pods (name and IP), sorted.
-func backendPods(ctx context.Context, rt *Runtime, o istiofx.Options) ([]corev1.Pod, error) {
+func istioBackendPods(ctx context.Context, rt *Runtime, o istiofx.Options) ([]corev1.Pod, error) {
 	var pods corev1.PodList
 	if err := rt.Client.List(ctx, &pods, client.InNamespace(o.Namespace), client.MatchingLabels{"app": o.Backend}); err != nil {
 		return nil, fmt.Errorf("listing %s pods in %s: %w", o.Backend, o.Namespace, err)
@@ -327,7 +327,7 @@ func readKongTargets(ctx context.Context, rt *Runtime, o istiofx.Options, ev *Ev
 	if err != nil {
 		return err
 	}
-	pods, err := backendPods(ctx, rt, o)
+	pods, err := istioBackendPods(ctx, rt, o)
 	if err != nil {
 		return err
 	}
@@ -366,7 +366,7 @@ type sidecarSnapshot map[string]struct {
 }
 
 func readSidecars(ctx context.Context, rt *Runtime, o istiofx.Options) (sidecarSnapshot, error) {
-	pods, err := backendPods(ctx, rt, o)
+	pods, err := istioBackendPods(ctx, rt, o)
 	if err != nil {
 		return nil, err
 	}
