@@ -113,6 +113,24 @@ func (r *istioRun) podIP() Scenario {
 				podIPOutcomeCoherent(r.opts.Port),
 				podIPFinding(),
 			},
+		}, {
+			Kind: PhaseReproduce,
+			Name: "measure: Pod IPs with Host set to the Service's name",
+			Description: "KIC preserves the client's Host by default and the sidecar routes HTTP by Host; with konghq.com/host-header " +
+				"the sidecar may pick the Service's cluster (mTLS) even though Kong dialled a Pod IP",
+			Apply: r.set(istiofx.VariantPodIPHost),
+			Probes: []Probe{
+				kongTargetsProbe(r.opts, true),
+				kongHostHeaderProbe(r.opts, r.opts.ServiceHost()),
+				meshTrafficProbe(r.opts, "kong-to-order-service"),
+			},
+			Expect: []Expectation{
+				targetsArePodIPs(true),
+				hostHeaderIs(r.opts.ServiceHost()),
+				noPlaintextAtBackend(),
+				podIPOutcomeCoherent(r.opts.Port),
+				hostRoutingFinding(),
+			},
 		}},
 	}
 }
@@ -136,8 +154,9 @@ func (r *istioRun) serviceUpstream() Scenario {
 					r.buildProbe(),
 					removeJWTPolicies(r.opts),
 					kongTargetsProbe(r.opts, false),
+					kongHostHeaderProbe(r.opts, r.opts.ServiceHost()),
 				},
-				Expect: []Expectation{targetsArePodIPs(false), serviceUpstreamAnnotated(r.opts, true)},
+				Expect: []Expectation{targetsArePodIPs(false), serviceUpstreamAnnotated(r.opts, true), hostHeaderIs(r.opts.ServiceHost())},
 			},
 			{
 				Kind:        PhaseVerify,

@@ -254,7 +254,7 @@ func podIPFinding() Expectation {
 		if rep.Fraction(probe.OutcomeOK) == 1 {
 			return fmt.Errorf("%s: Istio carried Pod-IP traffic over mTLS, unlike its Third Party Load Balancers page (\"breaking mTLS\")", rep.Summary())
 		}
-		return fmt.Errorf("%s: as Istio documents, Pod-IP traffic bypasses the Service's mTLS and STRICT refuses it; annotate the Service with service-upstream", rep.Summary())
+		return fmt.Errorf("%s: as Istio documents, Pod-IP traffic with a Host the sidecar does not know goes out through PassthroughCluster in plaintext and STRICT refuses it; annotate the Service with service-upstream and konghq.com/host-header", rep.Summary())
 	}}
 }
 
@@ -493,5 +493,71 @@ func seedMiddlewareFinding() Expectation {
 			return nil
 		}
 		return fmt.Errorf("%d of %d x-jwt-payload headers the backend accepted would get 400 from JSON.parse(decodeURIComponent(header)): Envoy sends base64url without padding; decode it with base64url (RawURLEncoding), not decodeURIComponent", misread, n)
+	}}
+}
+
+// DetailKongHostHeader is the host_header of Kong's order-service upstream.
+const DetailKongHostHeader = "kongHostHeader"
+
+// kongHostHeaderProbe polls Kong's /upstreams until the order-service
+// upstream's host_header is want (KIC translates konghq.com/host-header to
+// it), or Converge passes, and records the last value.
+func kongHostHeaderProbe(o istiofx.Options, want string) Probe {
+	return Probe{Name: "Kong's host_header for order-service", Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
+		deadline := time.Now().Add(rt.Timeouts.Converge)
+		for {
+			body, err := rt.Kong.Admin.Get(ctx, "/upstreams")
+			if err != nil {
+				return fmt.Errorf("kong admin /upstreams: %w", err)
+			}
+			var page struct {
+				Data []struct {
+					Name       string  `json:"name"`
+					HostHeader *string `json:"host_header"`
+				} `json:"data"`
+			}
+			if err := json.Unmarshal(body, &page); err != nil {
+				return fmt.Errorf("kong admin /upstreams: %w", err)
+			}
+			got := ""
+			for _, u := range page.Data {
+				if strings.Contains(u.Name, o.Backend) && u.HostHeader != nil {
+					got = *u.HostHeader
+				}
+			}
+			if got == want || time.Now().After(deadline) {
+				return ev.SetDetail(DetailKongHostHeader, got)
+			}
+			if err := sleep(ctx, rt.Timeouts.Poll); err != nil {
+				return err
+			}
+		}
+	}}
+}
+
+func hostHeaderIs(want string) Expectation {
+	return Expectation{Name: "Kong sends Host: " + want + " upstream (konghq.com/host-header)", Kind: Precondition, Check: func(ev *Evidence) error {
+		got, err := detail[string](ev, DetailKongHostHeader)
+		if err != nil {
+			return err
+		}
+		if got != want {
+			return fmt.Errorf("Kong's order-service upstream has host_header %q, want %q", got, want)
+		}
+		return nil
+	}}
+}
+
+func hostRoutingFinding() Expectation {
+	return Expectation{Name: "does the sidecar route Pod-IP traffic by Host?", Kind: Finding, Check: func(ev *Evidence) error {
+		reps := trafficReports(ev)
+		if len(reps) == 0 {
+			return nil
+		}
+		rep := reps[0]
+		if rep.Fraction(probe.OutcomeOK) == 1 {
+			return fmt.Errorf("%s: with the Service's name as Host, Kong's sidecar routed Pod-IP traffic to the Service's cluster over mTLS: in Istio the Host header, not the dialled IP, decides", rep.Summary())
+		}
+		return fmt.Errorf("%s: even with the Service's name as Host, Pod-IP traffic was not upgraded to mTLS", rep.Summary())
 	}}
 }

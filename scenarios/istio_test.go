@@ -172,3 +172,22 @@ func TestTargetPreconditions(t *testing.T) {
 		}
 	}
 }
+
+func TestHostHeaderPrecondition(t *testing.T) {
+	want := "order-service.api-system.svc.cluster.local"
+	for _, c := range []struct {
+		got  string
+		pass bool
+	}{{want, true}, {"", false}, {"order-service", false}} {
+		ev := &Evidence{}
+		if err := ev.SetDetail(DetailKongHostHeader, c.got); err != nil {
+			t.Fatal(err)
+		}
+		if err := hostHeaderIs(want).Check(ev); (err == nil) != c.pass {
+			t.Errorf("host_header %q: err = %v", c.got, err)
+		}
+	}
+	if err := hostHeaderIs(want).Check(&Evidence{}); err == nil {
+		t.Error("missing evidence passed")
+	}
+}
