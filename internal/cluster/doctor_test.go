@@ -36,8 +36,12 @@ func TestDoctor(t *testing.T) {
 	}{
 		{name: "healthy host", mutate: func(*Probes) {}},
 		{
-			name:     "no docker",
-			mutate:   func(p *Probes) { p.Docker = func(context.Context) error { return errors.New("Docker is not reachable at unix:///var/run/docker.sock") } },
+			name: "no docker",
+			mutate: func(p *Probes) {
+				p.Docker = func(context.Context) error {
+					return errors.New("Docker is not reachable at unix:///var/run/docker.sock")
+				}
+			},
 			failing:  []string{"Docker"},
 			fixHints: []string{"install and start Docker"},
 		},

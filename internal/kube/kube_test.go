@@ -269,6 +269,39 @@ func TestWaitSucceedsOnStatus(t *testing.T) {
 	}
 }
 
+// envtest has no kubelet, so these cannot succeed here (the kind suites
+// exercise them); they must reach the API server and fail naming the pod.
+func TestPodAccessWithoutKubelet(t *testing.T) {
+	env := shared.Env(t)
+	ns := env.Namespace(t, "pods")
+	ctx := t.Context()
+	c := newClient(t, env, "run-pods")
+	c.Timeouts.PortForward = 5 * time.Second
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nowhere"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: fixtures.EchoImage}}},
+	}
+	if err := c.Apply(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	_, _, execErr := c.Exec(ctx, ns, "nowhere", "app", []string{"true"})
+	// The API server answers an empty log for a pod not yet scheduled.
+	if b, err := c.Logs(ctx, ns, "nowhere", "app"); err != nil || len(b) != 0 {
+		t.Errorf("logs of an unscheduled pod: %q, %v; want empty", b, err)
+	}
+	_, logsErr := c.Logs(ctx, ns, "absent", "app")
+	_, _, pfErr := c.PortForward(ctx, ns, "nowhere", 8080)
+	for _, tc := range []struct {
+		what, pod string
+		err       error
+	}{{"exec", "nowhere", execErr}, {"port-forward", "nowhere", pfErr}, {"logs", "absent", logsErr}} {
+		t.Logf("%s: %v", tc.what, tc.err)
+		if tc.err == nil || !strings.Contains(tc.err.Error(), ns+"/"+tc.pod) {
+			t.Errorf("%s on pod %s: %v, want an error naming %s/%s", tc.what, tc.pod, tc.err, ns, tc.pod)
+		}
+	}
+}
+
 func TestWaitThatCannotSucceedTimesOut(t *testing.T) {
 	env := shared.Env(t)
 	ns := env.Namespace(t, "wait")
