@@ -1,11 +1,17 @@
-// Package istio is the Ginkgo suite of the Istio scenarios: Kong
-// (sidecar-injected) in front of Istio in STRICT mode on a kind cluster.
+// Package istio_test is the Istio suite: Kong (sidecar-injected) in front of
+// Istio in STRICT mode on a kind cluster (or the cluster `meshgate e2e` hands
+// it), following the seed "gateway-mesh integration" guide (namespace
+// api-system, backend order-service). The specs are built from
+// scenarios.IstioScenarios: one Ordered container per scenario, one spec per
+// phase, then one spec per claim of that phase (every JWT row its own spec).
 //
-//	go test ./suites/istio -v -args -ginkgo.v                 # needs Docker
+//	go test ./suites/istio -v -args -ginkgo.v                      # brings up its own cluster
 //	go run github.com/onsi/ginkgo/v2/ginkgo --dry-run -v ./suites/istio
+//	meshgate e2e --mesh istio --scenario istio-jwt-claims           # the usual way
 //
-// Without Docker every spec is skipped with cluster.DockerReachable's reason.
-package istio
+// Without Docker (and no cluster handed over) every spec is skipped with
+// cluster.DockerReachable's reason.
+package istio_test
 
 import (
 	"context"
@@ -14,12 +20,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/reporters"
-	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
 
 	"github.com/meshgate/meshgate/internal/cluster"
@@ -27,128 +33,147 @@ import (
 	"github.com/meshgate/meshgate/scenarios"
 )
 
-var (
-	outDir = flag.String("meshgate.out", envOr("MESHGATE_OUT", filepath.Join(os.TempDir(), "meshgate-istio")),
-		"folder for the JUnit/JSON reports, scenario results and diagnostics")
-	keep = flag.Bool("meshgate.keep", os.Getenv("MESHGATE_KEEP") != "",
-		"keep the kind cluster after the suite (also MESHGATE_KEEP=1)")
-)
+var flags scenarios.SuiteFlags
 
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
+func init() { flags.Register(flag.CommandLine) }
+
+func TestIstio(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Istio suite")
 }
 
 // Suite timeouts, in one place.
 var timeouts = struct {
 	Up, Down, Phase, Diagnostics time.Duration
-}{Up: 20 * time.Minute, Down: 5 * time.Minute, Phase: 15 * time.Minute, Diagnostics: 3 * time.Minute}
+}{Up: 25 * time.Minute, Down: 10 * time.Minute, Phase: 15 * time.Minute, Diagnostics: 3 * time.Minute}
 
-// The scenario list is built when the tree is built, so --dry-run lists
-// every scenario, phase and JWT row without a cluster.
-var list = scenarios.For(scenarios.MeshIstio, scenarios.DefaultConfig())
-
-// state is what SynchronizedBeforeSuite hands every process.
-type state struct {
-	Skip string       `json:"skip,omitempty"` // why nothing can run here
-	Env  *cluster.Env `json:"-"`
-	// Serialised parts of the Env (the REST config is rebuilt from the kubeconfig).
-	RunID, RunDir, Name, Kubeconfig, KubeContext, KongProxyURL, KongAdminURL string
-}
-
+// Shared by every spec of this process: written once in the suite's setup,
+// read by the specs (the containers are Serial: the scenarios share the
+// cluster's mesh and the api-system namespace).
 var (
-	suiteState state
-	runtime    *scenarios.Runtime
+	env        *cluster.Env
+	rt         *scenarios.Runtime
+	skipReason string
+	result     *scenarios.RunResult
+	anyFailed  bool
 )
 
-func TestIstio(t *testing.T) {
-	RegisterFailHandler(Fail)
-	suiteCfg, repCfg := GinkgoConfiguration()
-	RunSpecs(t, "Istio suite", Label(scenarios.LabelIstio), suiteCfg, repCfg)
+// suiteState is what process 1 hands to the others (ginkgo -p).
+type suiteState struct {
+	Skip                string `json:"skip,omitempty"`
+	RunID, RunDir       string
+	Kubeconfig, Context string
+	Proxy, Admin        string
 }
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	var s state
-	if err := cluster.DockerReachable(ctx); err != nil {
-		s.Skip = err.Error()
-	} else {
-		env, err := stack.Up(ctx, stack.Options{Mesh: cluster.MeshIstio, RunDir: filepath.Join(*outDir, "run")})
-		Expect(err).NotTo(HaveOccurred(), "stack.Up for Istio")
-		s.Env = env
-		s.RunID, s.RunDir, s.Name, s.Kubeconfig, s.KubeContext = env.RunID, env.RunDir, env.Name, env.KubeconfigPath, env.KubeContext
-		s.KongProxyURL, s.KongAdminURL = env.KongProxyURL, env.KongAdminURL
-		suiteState.Env = env
-	}
-	b, err := json.Marshal(s)
+	b, err := json.Marshal(bringUp(ctx))
 	Expect(err).NotTo(HaveOccurred())
 	return b
-}, func(ctx SpecContext, b []byte) {
-	var s state
-	Expect(json.Unmarshal(b, &s)).To(Succeed())
-	s.Env = suiteState.Env
-	suiteState = s
-	if s.Skip != "" {
+}, func(ctx SpecContext, data []byte) {
+	var st suiteState
+	Expect(json.Unmarshal(data, &st)).To(Succeed())
+	skipReason = st.Skip
+	if env == nil && st.Skip == "" { // another process: attach to what process 1 brought up
+		f := flags
+		f.Kubeconfig, f.Context, f.KongProxy, f.KongAdmin, f.RunID, f.Out = st.Kubeconfig, st.Context, st.Proxy, st.Admin, st.RunID, st.RunDir
+		e, err := f.AttachEnv(cluster.MeshIstio)
+		Expect(err).NotTo(HaveOccurred())
+		env = e
+	}
+	if flags.Out == "" && env != nil {
+		flags.Out = env.RunDir
+	}
+	if flags.Out == "" {
+		flags.Out = filepath.Join(os.TempDir(), "meshgate-istio-skipped")
+	}
+	runID := st.RunID
+	if runID == "" {
+		runID = "not-started"
+	}
+	result = scenarios.NewRunResult(runID, environment(), time.Now())
+	if skipReason != "" {
 		return
 	}
-	rt, err := newRuntime(ctx, s)
-	Expect(err).NotTo(HaveOccurred(), "building the scenario runtime")
-	runtime = rt
+	r, err := scenarios.NewRuntime(env, scenarios.DefaultConfig())
+	Expect(err).NotTo(HaveOccurred())
+	r.Sidecars = istioSidecars{rest: env.REST}
+	rt = r
+	result.Environment.Versions = scenarios.Versions(ctx, rt)
 }, NodeTimeout(timeouts.Up))
 
-var _ = SynchronizedAfterSuite(func() {}, func(ctx SpecContext) {
-	if suiteState.Env == nil {
-		return
+// bringUp attaches to the stack `meshgate e2e` prepared, or brings one up
+// with stack.Up. Without Docker the suite skips with DockerReachable's reason.
+func bringUp(ctx context.Context) suiteState {
+	if flags.Attached() {
+		e, err := flags.AttachEnv(cluster.MeshIstio)
+		Expect(err).NotTo(HaveOccurred())
+		env = e
+		return stateOf(e)
 	}
-	Expect(stack.Down(ctx, suiteState.Env, stack.DownOptions{Keep: *keep})).To(Succeed())
-}, NodeTimeout(timeouts.Down))
+	if err := cluster.DockerReachable(ctx); err != nil {
+		return suiteState{Skip: err.Error()}
+	}
+	opts := stack.Options{
+		Mesh: cluster.MeshIstio, Name: flags.Name, Reuse: flags.Reuse, Keep: flags.Keep,
+		KeepOnFailure: flags.KeepOnFailure, RunDir: flags.Out, Log: flags.Logger(),
+	}
+	if flags.KeepalivePool >= 0 {
+		n := flags.KeepalivePool
+		opts.KongKeepalivePoolSize = &n
+	}
+	e, err := stack.Up(ctx, opts)
+	Expect(err).NotTo(HaveOccurred(), "bringing up kind + Istio + Kong")
+	env = e
+	DeferCleanup(func(ctx SpecContext) {
+		keep := flags.Keep || (flags.KeepOnFailure && anyFailed)
+		if keep {
+			fmt.Fprintf(GinkgoWriter, "keeping the cluster; delete it with: meshgate down --run %s\n", env.RunDir)
+		}
+		Expect(stack.Down(ctx, env, stack.DownOptions{Keep: keep})).To(Succeed())
+	}, NodeTimeout(timeouts.Down))
+	return stateOf(e)
+}
 
-// ReportAfterSuite writes JUnit and JSON reports (atomically) beside the
-// scenario results.
+func stateOf(e *cluster.Env) suiteState {
+	return suiteState{RunID: e.RunID, RunDir: e.RunDir, Kubeconfig: e.KubeconfigPath, Context: e.KubeContext, Proxy: e.KongProxyURL, Admin: e.KongAdminURL}
+}
+
+func environment() scenarios.Environment {
+	e := scenarios.Environment{Mesh: cluster.MeshIstio, Provider: "none", GoVersion: runtime.Version(), Host: runtime.GOOS + "/" + runtime.GOARCH}
+	if env != nil {
+		e.Provider, e.Cluster = env.Provider, env.Name
+	}
+	return e
+}
+
+var _ = ReportAfterEach(func(r SpecReport) {
+	if r.Failed() {
+		anyFailed = true
+	}
+})
+
+// Standalone runs get JUnit and JSON reports in the run folder too;
+// `meshgate e2e` passes -ginkgo.junit-report/-ginkgo.json-report itself.
 var _ = ReportAfterSuite("JUnit and JSON reports", func(r Report) {
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
-		fmt.Fprintf(GinkgoWriter, "report folder %s: %v\n", *outDir, err)
+	_, rc := GinkgoConfiguration()
+	if rc.JUnitReport != "" || rc.JSONReport != "" || flags.Out == "" {
 		return
 	}
-	for name, gen := range map[string]func(types.Report, string) error{
-		"istio.junit.xml": func(r types.Report, p string) error { return reporters.GenerateJUnitReport(r, p) },
-		"istio.json":      reporters.GenerateJSONReport,
+	if err := os.MkdirAll(flags.Out, 0o755); err != nil {
+		fmt.Fprintf(GinkgoWriter, "report folder %s: %v\n", flags.Out, err)
+		return
+	}
+	for name, gen := range map[string]func(Report, string) error{
+		"junit.xml":   reporters.GenerateJUnitReport,
+		"ginkgo.json": reporters.GenerateJSONReport,
 	} {
-		final := filepath.Join(*outDir, name)
+		final := filepath.Join(flags.Out, name)
 		if err := writeAtomically(final, func(tmp string) error { return gen(r, tmp) }); err != nil {
 			fmt.Fprintf(GinkgoWriter, "writing %s: %v\n", final, err)
 		}
 	}
 })
-
-// skipUnlessReady skips a scenario the environment cannot serve, saying why.
-func skipUnlessReady(s scenarios.Scenario) {
-	if suiteState.Skip != "" {
-		Skip(suiteState.Skip)
-	}
-	if runtime == nil {
-		Skip("no scenario runtime: the suite setup did not complete")
-	}
-	if miss := runtime.Missing(s); len(miss) > 0 {
-		Skip(fmt.Sprintf("scenario %s needs %v, which this environment lacks", s.ID, miss))
-	}
-}
-
-// writeResult saves a scenario's result as JSON (temp file + rename).
-func writeResult(res scenarios.ScenarioResult) error {
-	dir := filepath.Join(*outDir, "scenarios")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeAtomically(filepath.Join(dir, res.ID+".json"), func(tmp string) error {
-		return os.WriteFile(tmp, b, 0o644)
-	})
-}
 
 // writeAtomically has write fill a unique temp file beside final, then
 // renames it into place, so a reader never sees half a report.
@@ -168,13 +193,4 @@ func writeAtomically(final string, write func(tmp string) error) error {
 		return err
 	}
 	return nil
-}
-
-// diagnostics writes the bundle of a failed spec and attaches its folder.
-func diagnostics(ctx context.Context, scenario string) {
-	if suiteState.Env == nil || runtime == nil {
-		return
-	}
-	dir := collectDiagnostics(ctx, suiteState.Env, scenario)
-	AddReportEntry("diagnostics", dir)
 }
