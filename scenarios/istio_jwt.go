@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/meshgate/meshgate/internal/probe"
@@ -209,4 +210,33 @@ func (r JWTRow) CheckConsistent() error {
 		return fmt.Errorf("JWT row %q: no source for the expectation", r.Name)
 	}
 	return nil
+}
+
+// JWTTableMarkdown renders the table for people (README, reports), with
+// what the seed guide's middleware would answer for the header each row
+// delivers (or would deliver) to the backend.
+func JWTTableMarkdown(iss *probe.JWTIssuer, now time.Time) (string, error) {
+	var b strings.Builder
+	b.WriteString("| # | policy | request | client sees | answered by | mesh body | backend verdict | seed middleware |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	for i, r := range JWTTable() {
+		req, err := NewJWTRequest(iss, r, now)
+		if err != nil {
+			return "", err
+		}
+		seed := probe.SeedMiddlewareStatus(req.BackendHeader(), now)
+		verdict := fmt.Sprint(r.BackendStatus)
+		if r.Layer != LayerBackend {
+			verdict += " (had it arrived)"
+		}
+		if r.MeshOnly {
+			verdict += ", mesh-only"
+		}
+		body := "-"
+		if r.Body != "" {
+			body = "`" + r.Body + "`"
+		}
+		fmt.Fprintf(&b, "| %d | %s | %s | %d | %s | %s | %s | %d |\n", i+1, r.Policy, r.Name, r.Status, r.Layer, body, verdict, seed)
+	}
+	return b.String(), nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/meshgate/meshgate/fixtures/apps/echo/echoserver"
+	"github.com/meshgate/meshgate/internal/golden"
 	"github.com/meshgate/meshgate/internal/probe"
 )
 
@@ -206,4 +207,14 @@ func TestSeedMiddlewareMisreadsEveryEnvoyHeader(t *testing.T) {
 			t.Errorf("row %q: seed middleware answers %d to %q, want 400 (decode failure)", row.Name, got, h)
 		}
 	}
+}
+
+// The table as people read it (README), kept in step with the data:
+// go test ./scenarios -run JWTTableMarkdown -update rewrites it.
+func TestJWTTableMarkdownGolden(t *testing.T) {
+	got, err := JWTTableMarkdown(jwtIssuer(t), jwtNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Assert(t, "istio_jwt_table.md", []byte(got))
 }
