@@ -378,7 +378,8 @@ func readKongTargets(ctx context.Context, rt *Runtime, o istiofx.Options, ev *Ev
 }
 
 // sidecarSnapshot is one read of every backend sidecar: Envoy /stats and the
-// Prometheus text Istio's 15090 serves (the same admin /stats/prometheus).
+// Prometheus text of its own metrics endpoint (:15090 /stats/prometheus; the
+// Istio suite's Sidecars route that path to that port).
 type sidecarSnapshot map[string]struct {
 	stats probe.Stats
 	prom  *probe.SidecarMetrics
