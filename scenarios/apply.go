@@ -151,12 +151,14 @@ func conditionTrue(u *unstructured.Unstructured, path []string, typ string, gen 
 
 func (a *KubeApplier) waitReady(ctx context.Context, want *unstructured.Unstructured) error {
 	start := time.Now()
+	missing := "not read yet"
 	for {
 		got := &unstructured.Unstructured{}
 		got.SetGroupVersionKind(want.GroupVersionKind())
 		err := a.Client.Get(ctx, client.ObjectKeyFromObject(want), got)
-		missing := ""
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// The deadline hit mid-read: report what was last missing.
 		case err != nil:
 			missing = err.Error()
 		default:

@@ -122,6 +122,7 @@ type Helm struct {
 	cacheDir string
 	log      *slog.Logger
 	labels   map[string]string // on every release's storage Secret
+	runID    string
 }
 
 // NewHelm drives Helm against env's kubeconfig and context.
@@ -135,6 +136,7 @@ func NewHelm(env *cluster.Env) *Helm {
 		cacheDir: HelmCacheDir(),
 		log:      env.Logger(),
 		labels:   map[string]string{"meshgate.io/run": env.RunID},
+		runID:    env.RunID,
 	}
 }
 
@@ -169,12 +171,15 @@ func (h *Helm) Apply(ctx context.Context, r Release) (installed bool, err error)
 		timeout = 5 * time.Minute
 	}
 	start := time.Now()
+	stopProgress := h.progress(ctx, r, start)
+	defer stopProgress()
 	_, err = action.NewHistory(cfg).Run(r.Name)
 	switch {
 	case errors.Is(err, driver.ErrReleaseNotFound):
 		inst := action.NewInstall(cfg)
 		inst.ReleaseName, inst.Namespace, inst.CreateNamespace = r.Name, r.Namespace, true
 		inst.Atomic, inst.Wait, inst.Timeout, inst.Labels = true, true, timeout, h.labels
+		inst.PostRenderer = runLabeler{runID: h.runID}
 		h.log.Info("helm install", "release", r.Namespace+"/"+r.Name, "chart", r.Chart.Source())
 		installed = true
 		_, err = inst.RunWithContext(ctx, ch, copyValues(r.Values))
@@ -183,6 +188,7 @@ func (h *Helm) Apply(ctx context.Context, r Release) (installed bool, err error)
 	default:
 		up := action.NewUpgrade(cfg)
 		up.Namespace, up.Atomic, up.Wait, up.Timeout, up.Labels = r.Namespace, true, true, timeout, h.labels
+		up.PostRenderer = runLabeler{runID: h.runID}
 		h.log.Info("helm upgrade", "release", r.Namespace+"/"+r.Name, "chart", r.Chart.Source())
 		_, err = up.RunWithContext(ctx, r.Name, ch, copyValues(r.Values))
 	}
@@ -248,4 +254,25 @@ func CachedChart(cacheDir string, c Chart) string {
 		return ""
 	}
 	return p
+}
+
+// progress logs, while Helm waits for a release's workloads, a line with the
+// elapsed time every 15 seconds.
+func (h *Helm) progress(ctx context.Context, r Release, start time.Time) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h.log.Info("waiting", "what", "helm release "+r.Namespace+"/"+r.Name, "elapsed", time.Since(start).Round(time.Second), "limit", r.Timeout)
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -160,10 +160,15 @@ func ensureNamespace(ctx context.Context, env *cluster.Env, name string, labels 
 	return nil
 }
 
-// KumaNamespaceLabels: the chart's pre-install hook would add the system
-// label with a kubectl image; meshgate sets it itself and turns hooks off.
+// KumaNamespaceLabels are the labels the kuma chart's pre-install hook would
+// set on its namespace (kuma.io/sidecar-injection: "false" in 2.14; older
+// charts used kuma.io/system-namespace): meshgate sets them itself, so no
+// kubectl image is pulled at install.
 func KumaNamespaceLabels(runID string) map[string]string {
-	return map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy, fixtures.LabelRun: runID, "kuma.io/system-namespace": "true"}
+	return map[string]string{
+		fixtures.LabelManagedBy: fixtures.ManagedBy, fixtures.LabelRun: runID,
+		"kuma.io/sidecar-injection": "false", "kuma.io/system-namespace": "true",
+	}
 }
 
 // InstallKuma installs the kuma chart and waits until the control plane is

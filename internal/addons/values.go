@@ -106,6 +106,9 @@ func KongValues(m Matrix, o Options) (map[string]any, error) {
 			"serviceAccount": map[string]any{"create": true, "name": cluster.KongServiceAccount},
 		},
 	}
+	// Kong Manager is not used; its NodePort Service would otherwise take a
+	// random node port, possibly one meshgate maps.
+	gateway["manager"] = map[string]any{"enabled": false}
 	if o.Kind {
 		gateway["proxy"] = map[string]any{
 			"type": "NodePort",
@@ -161,12 +164,19 @@ func KumaValues(m Matrix, o Options) (map[string]any, error) {
 	}
 	_, cpTag, _ := splitImage(m.Images[ImageKumaCP])
 	v["global"] = map[string]any{"image": map[string]any{"registry": registry, "tag": cpTag}}
-	// The chart's hooks run kubectl/kumactl images (namespace label, CRDs on
-	// upgrade, webhook removal before delete). meshgate labels the namespace
-	// itself, and without hooks no extra image is pulled, which keeps
-	// air-gapped and mirrored installs to the four images above.
-	v["noHelmHooks"] = true
+	// The chart's hooks pull kubectl and kumactl images at install: one
+	// labels kuma-system (meshgate creates and labels it itself, see
+	// KumaNamespaceLabels), one applies CRDs (Helm installs the chart's crds/
+	// on first install anyway). Without them an install pulls only the four
+	// images above, which keeps --preload and mirrors complete. What is left
+	// is the pre-delete hook (kubectl), run on uninstall from existing
+	// clusters. A Kuma version change on a kept cluster therefore needs a
+	// fresh cluster for new CRDs.
 	v["patchSystemNamespace"] = false
+	v["installCrdsOnUpgrade"] = map[string]any{"enabled": false}
+	if o.ImageMirror != "" {
+		v["kubectl"] = map[string]any{"image": map[string]any{"registry": strings.TrimSuffix(o.ImageMirror, "/")}}
+	}
 	if o.Kind {
 		cni := v["cni"].(map[string]any)
 		cni["enabled"] = true

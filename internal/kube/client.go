@@ -212,7 +212,9 @@ func (c *Client) remember(k appliedKind) {
 
 // Cleanup deletes every object of the kinds this client applied that carries
 // this run's label, kinds in reverse apply order, and waits until each is
-// gone. Objects without the label, or with another run's, are left alone.
+// gone. Objects without the label, or with another run's, are left alone;
+// CRDs are kept (deleting one would delete objects of other owners), while a
+// namespace of this run takes everything inside it along.
 // All failures are returned together.
 func (c *Client) Cleanup(ctx context.Context) error {
 	c.mu.Lock()
@@ -223,6 +225,12 @@ func (c *Client) Cleanup(ctx context.Context) error {
 	})
 	var errs []error
 	for _, k := range kinds {
+		if k.gvk.Kind == "CustomResourceDefinition" {
+			// Deleting a CRD deletes every object of its kind, also those
+			// meshgate did not create: CRDs stay.
+			c.log.Debug("keeping CRDs", "run", c.runID)
+			continue
+		}
 		errs = append(errs, c.cleanupKind(ctx, k))
 	}
 	return errors.Join(errs...)

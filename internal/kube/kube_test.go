@@ -440,6 +440,18 @@ func TestApplyCRDsAndRejectInvalidEnum(t *testing.T) {
 			}
 		}
 	}
+
+	// Cleanup removes this run's policy but keeps the CRD: deleting it would
+	// take every MeshTrafficPermission along, also those of other owners.
+	if err := c.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "allow-all"}, mtp("allow-all", "")); !apierrors.IsNotFound(err) {
+		t.Errorf("MeshTrafficPermission allow-all after Cleanup: %v, want NotFound", err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(crd), crd); err != nil {
+		t.Errorf("CRD after Cleanup: %v, want kept", err)
+	}
 }
 
 func readObject(t *testing.T, path string) *unstructured.Unstructured {

@@ -50,6 +50,7 @@ var (
 // suiteState is what process 1 hands to the others (ginkgo -p).
 type suiteState struct {
 	Skip                string `json:"skip,omitempty"`
+	Error               string `json:"error,omitempty"` // bringing up the stack failed
 	RunID, RunDir       string
 	Kubeconfig, Context string
 	Proxy, Admin        string
@@ -64,29 +65,36 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	var st suiteState
 	Expect(json.Unmarshal(data, &st)).To(Succeed())
 	skipReason = st.Skip
-	if env == nil && st.Skip == "" { // another process: attach to what process 1 brought up
-		f := flags
-		f.Kubeconfig, f.Context, f.KongProxy, f.KongAdmin, f.RunID, f.Out = st.Kubeconfig, st.Context, st.Proxy, st.Admin, st.RunID, st.RunDir
-		e, err := f.AttachEnv(cluster.MeshKuma)
-		Expect(err).NotTo(HaveOccurred())
-		env = e
+	if flags.Out == "" {
+		flags.Out = st.RunDir
 	}
-	out := flags.Out
-	if out == "" && env != nil {
-		out = env.RunDir
+	if flags.Out == "" {
+		flags.Out = filepath.Join(os.TempDir(), "meshgate-kuma-"+time.Now().UTC().Format("20060102-150405"))
 	}
-	if out == "" {
-		out = filepath.Join(os.TempDir(), "meshgate-kuma-skipped")
-	}
-	flags.Out = out
 	runID := st.RunID
 	if runID == "" {
 		runID = "not-started"
 	}
 	result = scenarios.NewRunResult(runID, environment(), time.Now())
+	if st.Error != "" {
+		// Every scenario fails with the reason, in e2e.json too.
+		for _, s := range scenarios.For(scenarios.MeshKuma, scenarios.DefaultConfig()) {
+			result.Put(scenarios.ScenarioResult{ID: s.ID, Description: s.Description, Mesh: s.Mesh, Labels: s.Labels, Verdict: scenarios.Failed, Reason: st.Error})
+		}
+		Expect(result.WriteFile(flags.Out)).To(Succeed())
+		Fail(st.Error)
+	}
 	if skipReason != "" {
 		return
 	}
+	if env == nil { // another process: attach to what process 1 brought up
+		f := flags
+		f.Kubeconfig, f.Context, f.KongProxy, f.KongAdmin, f.RunID = st.Kubeconfig, st.Context, st.Proxy, st.Admin, st.RunID
+		e, err := f.AttachEnv(cluster.MeshKuma)
+		Expect(err).NotTo(HaveOccurred())
+		env = e
+	}
+	result.Environment = environment()
 	r, err := scenarios.NewRuntime(env, scenarios.DefaultConfig())
 	Expect(err).NotTo(HaveOccurred())
 	rt = r
@@ -99,7 +107,9 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 func bringUp(ctx context.Context) suiteState {
 	if flags.Attached() {
 		e, err := flags.AttachEnv(cluster.MeshKuma)
-		Expect(err).NotTo(HaveOccurred())
+		if err != nil {
+			return suiteState{Error: err.Error()}
+		}
 		env = e
 		return stateOf(e)
 	}
@@ -115,7 +125,9 @@ func bringUp(ctx context.Context) suiteState {
 		opts.KongKeepalivePoolSize = &n
 	}
 	e, err := stack.Up(ctx, opts)
-	Expect(err).NotTo(HaveOccurred(), "bringing up kind + Kuma + Kong")
+	if err != nil {
+		return suiteState{Error: fmt.Sprintf("bringing up kind + Kuma + Kong: %v", err)}
+	}
 	env = e
 	DeferCleanup(func(ctx SpecContext) {
 		keep := flags.Keep || (flags.KeepOnFailure && anyFailed)
