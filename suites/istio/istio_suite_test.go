@@ -61,6 +61,7 @@ var (
 // suiteState is what process 1 hands to the others (ginkgo -p).
 type suiteState struct {
 	Skip                string `json:"skip,omitempty"`
+	Error               string `json:"error,omitempty"` // bringing up the stack failed
 	RunID, RunDir       string
 	Kubeconfig, Context string
 	Proxy, Admin        string
@@ -74,27 +75,36 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	var st suiteState
 	Expect(json.Unmarshal(data, &st)).To(Succeed())
 	skipReason = st.Skip
-	if env == nil && st.Skip == "" { // another process: attach to what process 1 brought up
-		f := flags
-		f.Kubeconfig, f.Context, f.KongProxy, f.KongAdmin, f.RunID, f.Out = st.Kubeconfig, st.Context, st.Proxy, st.Admin, st.RunID, st.RunDir
-		e, err := f.AttachEnv(cluster.MeshIstio)
-		Expect(err).NotTo(HaveOccurred())
-		env = e
-	}
-	if flags.Out == "" && env != nil {
-		flags.Out = env.RunDir
+	if flags.Out == "" {
+		flags.Out = st.RunDir
 	}
 	if flags.Out == "" {
-		flags.Out = filepath.Join(os.TempDir(), "meshgate-istio-skipped")
+		flags.Out = filepath.Join(os.TempDir(), "meshgate-istio-"+time.Now().UTC().Format("20060102-150405"))
 	}
 	runID := st.RunID
 	if runID == "" {
 		runID = "not-started"
 	}
 	result = scenarios.NewRunResult(runID, environment(), time.Now())
+	if st.Error != "" {
+		// Every scenario fails with the reason, in e2e.json too.
+		for _, s := range scenarios.For(scenarios.MeshIstio, scenarios.DefaultConfig()) {
+			result.Put(scenarios.ScenarioResult{ID: s.ID, Description: s.Description, Mesh: s.Mesh, Labels: s.Labels, Verdict: scenarios.Failed, Reason: st.Error})
+		}
+		Expect(result.WriteFile(flags.Out)).To(Succeed())
+		Fail(st.Error)
+	}
 	if skipReason != "" {
 		return
 	}
+	if env == nil { // another process: attach to what process 1 brought up
+		f := flags
+		f.Kubeconfig, f.Context, f.KongProxy, f.KongAdmin, f.RunID = st.Kubeconfig, st.Context, st.Proxy, st.Admin, st.RunID
+		e, err := f.AttachEnv(cluster.MeshIstio)
+		Expect(err).NotTo(HaveOccurred())
+		env = e
+	}
+	result.Environment = environment()
 	r, err := scenarios.NewRuntime(env, scenarios.DefaultConfig())
 	Expect(err).NotTo(HaveOccurred())
 	r.Sidecars = istioSidecars{rest: env.REST}
@@ -107,7 +117,9 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 func bringUp(ctx context.Context) suiteState {
 	if flags.Attached() {
 		e, err := flags.AttachEnv(cluster.MeshIstio)
-		Expect(err).NotTo(HaveOccurred())
+		if err != nil {
+			return suiteState{Error: err.Error()}
+		}
 		env = e
 		return stateOf(e)
 	}
@@ -123,7 +135,9 @@ func bringUp(ctx context.Context) suiteState {
 		opts.KongKeepalivePoolSize = &n
 	}
 	e, err := stack.Up(ctx, opts)
-	Expect(err).NotTo(HaveOccurred(), "bringing up kind + Istio + Kong")
+	if err != nil {
+		return suiteState{Error: fmt.Sprintf("bringing up kind + Istio + Kong: %v", err)}
+	}
 	env = e
 	DeferCleanup(func(ctx SpecContext) {
 		keep := flags.Keep || (flags.KeepOnFailure && anyFailed)
