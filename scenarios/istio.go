@@ -162,7 +162,7 @@ func (r *istioRun) serviceUpstream() Scenario {
 				Kind:        PhaseVerify,
 				Name:        "verify: every request 200 over mTLS from Kong's identity",
 				Description: "XFCC URI exactly " + kong + "; istio_requests_total counts mutual_tls; ssl.handshake moved",
-				Probes:      []Probe{meshTrafficProbe(r.opts, "kong-to-order-service")},
+				Probes:      []Probe{kongTargetsProbe(r.opts, false), meshTrafficProbe(r.opts, "kong-to-order-service")},
 				Expect: []Expectation{
 					targetsArePodIPs(false),
 					allOK("kong-to-order-service"),
