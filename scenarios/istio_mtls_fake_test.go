@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
@@ -206,5 +207,82 @@ func TestPodIPScenarioAgainstAFake(t *testing.T) {
 		if !strings.Contains(failed, w) {
 			t.Errorf("want a failed check containing %q; failed:\n%s", w, failed)
 		}
+	}
+}
+
+// fakeStrict is order-service's sidecar seen from the outside client: reset
+// under STRICT, 200 (counted as plaintext) under PERMISSIVE.
+type fakeStrict struct {
+	*fakeIstio
+	mode           string
+	plainSeen      int
+	ignoreMTLSMode bool // a sidecar that lets plaintext through under STRICT
+}
+
+func (f *fakeStrict) Apply(ctx context.Context, set fixtures.Set) error {
+	for _, o := range set.Objects {
+		if u, ok := o.(*unstructured.Unstructured); ok && u.GetKind() == "PeerAuthentication" && u.GetName() == "default" {
+			f.mu.Lock()
+			f.mode, _, _ = unstructured.NestedString(u.Object, "spec", "mtls", "mode")
+			f.mu.Unlock()
+		}
+	}
+	return f.fakeIstio.Apply(ctx, set)
+}
+
+func (f *fakeStrict) Get(_ context.Context, url string, _ time.Duration) probe.RequestResult {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mode == "STRICT" && !f.ignoreMTLSMode {
+		return probe.RequestResult{Outcome: probe.OutcomeReset, Error: "read: connection reset by peer"}
+	}
+	f.plainSeen++
+	return probe.RequestResult{Status: 200, Outcome: probe.OutcomeOK}
+}
+
+func (f *fakeStrict) Admin(_ context.Context, _, pod string) (probe.AdminGetter, error) {
+	return strictSidecar{f, pod == fakePods[0].name}, nil
+}
+
+// strictSidecar: the first pod's sidecar sees every plaintext request.
+type strictSidecar struct {
+	f     *fakeStrict
+	first bool
+}
+
+func (s strictSidecar) Get(_ context.Context, path string) ([]byte, error) {
+	s.f.mu.Lock()
+	n := s.f.plainSeen
+	s.f.mu.Unlock()
+	if !s.first {
+		n = 0
+	}
+	if path != probe.IstioSidecarMetricsPath {
+		return []byte("listener.0.0.0.0_15006.ssl.handshake: 0\n"), nil
+	}
+	return []byte(fmt.Sprintf(`istio_requests_total{reporter="destination",destination_service="order-service.api-system.svc.cluster.local",connection_security_policy="none"} %d`+"\n", n)), nil
+}
+
+func runStrict(t *testing.T, ignore bool) []PhaseResult {
+	t.Helper()
+	f := &fakeStrict{fakeIstio: newFakeIstio(t), ignoreMTLSMode: ignore}
+	r := newIstioRun(DefaultConfig())
+	timeouts := DefaultTimeouts()
+	timeouts.Converge, timeouts.Poll, timeouts.Requests = 300*time.Millisecond, 5*time.Millisecond, 20
+	rt := &Runtime{Client: f.c, Applier: f, Sidecars: f, Plaintext: f, Timeouts: timeouts}
+	var out []PhaseResult
+	for _, p := range r.strictNegative().Phases {
+		out = append(out, RunPhase(context.Background(), rt, p))
+	}
+	return out
+}
+
+func TestStrictNegativeScenarioAgainstAFake(t *testing.T) {
+	if f := failedChecks(runStrict(t, false)); len(f) > 0 {
+		t.Fatalf("STRICT reset and PERMISSIVE pass fail checks:\n%s", strings.Join(f, "\n"))
+	}
+	failed := strings.Join(failedChecks(runStrict(t, true)), "\n")
+	if !strings.Contains(failed, "every plaintext request: reset") {
+		t.Errorf("a sidecar letting plaintext through under STRICT passed; failed:\n%s", failed)
 	}
 }
