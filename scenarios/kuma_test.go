@@ -240,3 +240,88 @@ func TestKumaScenariosAreValid(t *testing.T) {
 		t.Errorf("Find error %v should list known IDs", err)
 	}
 }
+
+// fakePlaintext answers every URL with one outcome, as the exec'd client would.
+type fakePlaintext struct {
+	outcome probe.Outcome
+	urls    []string
+}
+
+func (f *fakePlaintext) Get(_ context.Context, url string, _ time.Duration) probe.RequestResult {
+	f.urls = append(f.urls, url)
+	r := probe.RequestResult{Outcome: f.outcome}
+	if f.outcome == probe.OutcomeOK {
+		r.Status, r.Pod = 200, kuma.Namespace+"/"+kuma.Backend+"-0"
+	} else {
+		r.Error = "read: connection reset by peer"
+	}
+	return r
+}
+
+func TestNegativeControl(t *testing.T) {
+	s := Kuma(DefaultConfig())[3]
+	client := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: kuma.ClientNS, Name: "outside-client-x", Labels: map[string]string{"app": kuma.ClientApp}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "client"}}},
+		Status:     corev1.PodStatus{PodIP: "10.244.3.3", Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}},
+	}
+	tests := []struct {
+		phase   int
+		outcome probe.Outcome
+		verdict Verdict
+	}{
+		{0, probe.OutcomeReset, Passed},   // STRICT rejects
+		{0, probe.OutcomeOK, Failed},      // STRICT not enforced
+		{1, probe.OutcomeOK, Passed},      // the PERMISSIVE control reaches
+		{1, probe.OutcomeReset, Failed},   // a control that fails proves nothing
+		{2, probe.OutcomeTimeout, Passed}, // STRICT restored
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s/%s", s.Phases[tc.phase].Name, tc.outcome), func(t *testing.T) {
+			rt, app := fakeRuntime(t, append(backendObjects(nil), client), nil, badGateway(), statsBefore, statsBefore)
+			fp := &fakePlaintext{outcome: tc.outcome}
+			rt.Plaintext = fp
+			pr := RunPhase(context.Background(), rt, s.Phases[tc.phase])
+			if pr.Verdict != tc.verdict {
+				t.Fatalf("verdict %s (%s), want %s", pr.Verdict, pr.Reason, tc.verdict)
+			}
+			for _, u := range fp.urls {
+				if strings.Contains(u, "10.244.3.3") {
+					t.Errorf("the client called its own IP %s", u)
+				}
+			}
+			if !slicesContain(fp.urls, "http://10.96.0.10:8080/") || !slicesContain(fp.urls, "http://10.244.1.7:8080/") {
+				t.Errorf("urls %v miss the ClusterIP or a Pod IP", fp.urls)
+			}
+			if len(app.sets) != 1 {
+				t.Errorf("applied %v", app.sets)
+			}
+		})
+	}
+}
+
+func slicesContain(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestExplorePhasesOnlyReport(t *testing.T) {
+	seed := Kuma(DefaultConfig())[1].Phases[3]
+	objs := append(backendObjects(nil), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: kuma.Namespace, Name: kuma.Bridge}})
+	unavailable := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"message":"name resolution failed"}`, http.StatusServiceUnavailable)
+	})
+	rt, _ := fakeRuntime(t, objs, nil, unavailable, statsBefore, statsBefore)
+	rt.Kong.Admin = mapAdmin{
+		"/upstreams":           `{"data":[{"id":"u","name":"httproute.kong-air-production.check-in-ingress.0"}],"next":null}`,
+		"/upstreams/u/targets": `{"data":[{"id":"t","target":"check-in-api.kong-air-production.svc.mesh.local:8080","weight":100,"upstream":{"id":"u"}}],"next":null}`,
+	}
+	pr := RunPhase(context.Background(), rt, seed)
+	if pr.Verdict != Passed || len(pr.Findings()) != 1 || !strings.Contains(pr.Findings()[0], "503=20") || !strings.Contains(pr.Findings()[0], "svc.mesh.local") {
+		t.Fatalf("verdict %s %q, findings %v", pr.Verdict, pr.Reason, pr.Findings())
+	}
+}

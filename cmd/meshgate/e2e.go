@@ -97,6 +97,9 @@ func runE2E(ctx context.Context, a *app, f clusterFlags, scenario string, d e2eD
 	for _, mesh := range meshes {
 		mf := f
 		mf.mesh, mf.out = mesh, filepath.Join(f.out, mesh)
+		if f.name != "" && len(meshes) > 1 {
+			mf.name = f.name + "-" + mesh // one kind cluster per mesh
+		}
 		if err := e2eMesh(ctx, a, mf, scenario, d); err != nil {
 			log.Error("e2e", "mesh", mesh, "err", err)
 			failed = append(failed, mesh+": "+err.Error())

@@ -107,7 +107,9 @@ func TestKumaValues(t *testing.T) {
 		"cni.netDir":                     "/etc/cni/net.d",
 		"cni.binDir":                     "/opt/cni/bin",
 		"cni.confName":                   "10-kindnet.conflist",
-		"noHelmHooks":                    true,
+		"installCrdsOnUpgrade.enabled":   false,
+		"patchSystemNamespace":           false,
+		"kubectl.image.registry":         "mirror.example",
 	} {
 		if got := dig(t, v, path); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s = %#v, want %#v", path, got, want)

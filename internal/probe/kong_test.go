@@ -7,11 +7,13 @@ import (
 	"testing"
 )
 
-// Kong Admin API answers. The shape (data array, upstream as {"id": ...},
-// next) is Kong's admin API reference (docs.konghq.com admin-api, "List
-// Targets", target_data example); the target values are what KIC writes:
-// Pod IP endpoints by default, <svc>.<ns>.svc:<port> with service-upstream
-// (KIC internal/dataplane/translator translate_upstreams.go).
+// Kong Admin API answers. kongTargetsDocs is verbatim from Kong's admin API
+// reference ("List Targets", the target_data example of the admin-api docs
+// source). kongUpstreams and kongPodTargets are constructed, not captured:
+// the same response shape carrying the values KIC writes (Pod IP endpoints by
+// default; <svc>.<ns>.svc:<port> with service-upstream, KIC
+// internal/dataplane/translator translate_upstreams.go). No captured answer
+// with Pod IPs was found in public sources; the cluster suite records real ones.
 const (
 	kongTargetsDocs = `{"data": [{
         "id": "4e8d95d4-40f2-4818-adcb-30e00c349618",

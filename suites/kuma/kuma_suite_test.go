@@ -13,8 +13,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -68,9 +66,6 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	if flags.Out == "" {
 		flags.Out = st.RunDir
 	}
-	if flags.Out == "" {
-		flags.Out = filepath.Join(os.TempDir(), "meshgate-kuma-"+time.Now().UTC().Format("20060102-150405"))
-	}
 	runID := st.RunID
 	if runID == "" {
 		runID = "not-started"
@@ -81,7 +76,9 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		for _, s := range scenarios.For(scenarios.MeshKuma, scenarios.DefaultConfig()) {
 			result.Put(scenarios.ScenarioResult{ID: s.ID, Description: s.Description, Mesh: s.Mesh, Labels: s.Labels, Verdict: scenarios.Failed, Reason: st.Error})
 		}
-		Expect(result.WriteFile(flags.Out)).To(Succeed())
+		if flags.Out != "" {
+			Expect(result.WriteFile(flags.Out)).To(Succeed())
+		}
 		Fail(st.Error)
 	}
 	if skipReason != "" {
