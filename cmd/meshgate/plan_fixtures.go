@@ -3,7 +3,9 @@ package main
 import (
 	"github.com/meshgate/meshgate/fixtures"
 	"github.com/meshgate/meshgate/fixtures/client"
+	istiofixtures "github.com/meshgate/meshgate/fixtures/istio"
 	kumafixtures "github.com/meshgate/meshgate/fixtures/kuma"
+	"github.com/meshgate/meshgate/internal/probe"
 )
 
 // fixtureSets lists the fixture sets `meshgate plan --mesh <mesh>` prints:
@@ -17,6 +19,26 @@ func fixtureSets(mesh string) ([]fixtures.Set, error) {
 			return nil, err
 		}
 		sets = append(sets, kuma...)
+	case "istio":
+		istio, err := istioPlanSets()
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, istio...)
 	}
 	return sets, nil
+}
+
+// istioPlanSets renders the Istio variants with a key set minted for the plan
+// alone: a real run mints its own, so the plan's JWKS is only an example.
+func istioPlanSets() ([]fixtures.Set, error) {
+	o := istiofixtures.Options{}.Defaults()
+	issuer, err := probe.NewJWTIssuer(o.Issuer, o.Audiences[0], "meshgate-plan")
+	if err != nil {
+		return nil, err
+	}
+	if o.JWKS, err = issuer.JWKS(); err != nil {
+		return nil, err
+	}
+	return istiofixtures.Variants(o)
 }
