@@ -37,7 +37,6 @@ type Client struct {
 	cfg      *rest.Config
 	c        client.Client
 	cs       kubernetes.Interface
-	scheme   *runtime.Scheme
 	runID    string
 	log      *slog.Logger
 	Timeouts Timeouts
@@ -60,8 +59,7 @@ func New(cfg *rest.Config, runID string, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	scheme := fixtures.Scheme()
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: fixtures.Scheme()})
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
 	}
@@ -69,7 +67,7 @@ func New(cfg *rest.Config, runID string, log *slog.Logger) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clientset for %s: %w", cfg.Host, err)
 	}
-	return &Client{cfg: cfg, c: c, cs: cs, scheme: scheme, runID: runID, log: log, Timeouts: DefaultTimeouts()}, nil
+	return &Client{cfg: cfg, c: c, cs: cs, runID: runID, log: log, Timeouts: DefaultTimeouts()}, nil
 }
 
 // RunID is the value of fixtures.LabelRun on this run's objects.
@@ -82,8 +80,8 @@ func (c *Client) Controller() client.Client { return c.c }
 // Apply server-side applies objs in apply order (namespaces and CRDs first,
 // routes last) with field manager "meshgate", forcing ownership, after adding
 // this run's labels. Unknown or duplicate fields are errors (strict field
-// validation), not silently dropped. After a CRD is applied it waits until the CRD is
-// established, so its objects can follow in the same call. Each obj is
+// validation), not silently dropped. After a CRD is applied it waits until
+// the CRD is served, so its objects can follow in the same call. Each obj is
 // updated in place with the server's answer (labels, resourceVersion, status).
 //
 // Build each object in one place: a second apply of the same object by
@@ -116,8 +114,11 @@ func (c *Client) applyOne(ctx context.Context, obj client.Object) error {
 
 	name := describe(u)
 	namespaced, err := c.c.IsObjectNamespaced(u)
-	if err != nil {
+	switch {
+	case isNoMatch(err):
 		return fmt.Errorf("apply %s: the cluster does not serve %s (%w): install its CRD first", name, u.GroupVersionKind(), err)
+	case err != nil:
+		return fmt.Errorf("apply %s: looking up %s in the API server's discovery: %w", name, u.GroupVersionKind(), err)
 	}
 	if namespaced && u.GetNamespace() == "" {
 		return fmt.Errorf("apply %s: %s is namespaced but metadata.namespace is empty: set it", name, u.GetKind())

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,25 @@ func TestApplyIsIdempotent(t *testing.T) {
 	}
 	if changed.GetResourceVersion() == third[3].GetResourceVersion() || changed.Data["k"] != "w" {
 		t.Errorf("changed ConfigMap: resourceVersion %s (was %s), data %v", changed.GetResourceVersion(), third[3].GetResourceVersion(), changed.Data)
+	}
+}
+
+// Objects given in any order land in apply order: the namespace first.
+func TestApplyOrdersObjects(t *testing.T) {
+	env := shared.Env(t)
+	ctx := t.Context()
+	c := newClient(t, env, "run-order")
+	ns := "order-" + strconv.FormatInt(time.Now().UnixNano(), 36) // created by Apply itself
+	route := &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "r"},
+		Spec: gatewayv1.HTTPRouteSpec{CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "gw"}}}}}
+	objs := []client.Object{route, gateway(ns, "gw"), service(ns, "app", 8080), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}}
+	if err := c.Apply(ctx, objs...); err != nil {
+		t.Fatalf("applying a route, gateway, service and their namespace in reverse order: %v", err)
+	}
+	for _, o := range objs {
+		if o.GetUID() == "" {
+			t.Errorf("%T %s: not created", o, o.GetName())
+		}
 	}
 }
 
