@@ -1,0 +1,270 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Markdown writes the report as GitHub-flavoured Markdown that fits a CI job
+// summary ($GITHUB_STEP_SUMMARY) or a pull-request comment: tables, no
+// images (a job summary cannot show the run's files), details folded.
+func Markdown(w io.Writer, r *Report) error {
+	m := &mdWriter{}
+	m.line("# meshgate report")
+	m.line("")
+	m.line("**%s %s** · %s · %d run(s) · generated %s%s", outcomeIcon(r.Totals.Outcome()), r.Totals.Outcome(),
+		totalsLine(r.Totals), len(r.Runs), r.Generated.UTC().Format("2006-01-02 15:04 UTC"), ifSet(" · meshgate ", r.Meshgate))
+	m.line("")
+	m.runs(r)
+	m.scenarios(r)
+	m.bench(r)
+	m.anchors(r)
+	if r.JUnit != nil {
+		j := r.JUnit
+		m.line("## JUnit")
+		m.line("")
+		m.line("`%s`: %d suites, %d tests, %d failures, %d errors, %d skipped, %d disabled.", j.File, j.Suites, j.Tests, j.Failures, j.Errors, j.Skipped, j.Disabled)
+		m.line("")
+	}
+	if len(r.Charts) > 0 {
+		m.line("Charts (SVG and PNG) are in the report folder: %s; `index.html` shows them all in one page.", chartList(r.Charts))
+	}
+	_, err := io.WriteString(w, m.String())
+	return err
+}
+
+type mdWriter struct{ strings.Builder }
+
+func (m *mdWriter) line(format string, args ...any) {
+	if len(args) == 0 {
+		m.WriteString(format)
+	} else {
+		fmt.Fprintf(m, format, args...)
+	}
+	m.WriteByte('\n')
+}
+
+func (m *mdWriter) put(s string) {
+	m.WriteString(s)
+	m.WriteByte('\n')
+}
+
+func (m *mdWriter) row(cells ...string) {
+	for i, c := range cells {
+		cells[i] = mdCell(c)
+	}
+	m.put("| " + strings.Join(cells, " | ") + " |")
+}
+
+func (m *mdWriter) header(cells ...string) {
+	m.row(cells...)
+	seps := make([]string, len(cells))
+	for i := range seps {
+		seps[i] = "---"
+	}
+	m.put("|" + strings.Join(seps, "|") + "|")
+}
+
+// mdCell keeps a value inside its table cell.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	s = strings.ReplaceAll(s, "\r", "")
+	return strings.ReplaceAll(s, "\n", "<br>")
+}
+
+func (m *mdWriter) runs(r *Report) {
+	m.line("## Environment")
+	m.line("")
+	m.header("run", "kind", "provider", "cluster", "node", "kernel", "versions")
+	for _, run := range r.Runs {
+		e := run.Environment
+		m.row(run.Name, string(run.Kind), orDash(e.Provider), orDash(e.Cluster), orDash(envNode(e)), orDash(e.Kernel), orDash(versionsLine(e.Versions)))
+	}
+	m.line("")
+	for _, run := range r.Runs {
+		for _, n := range run.Notes {
+			m.line("- **%s**: %s", run.Name, n)
+		}
+	}
+	m.line("")
+}
+
+func (m *mdWriter) scenarios(r *Report) {
+	if !hasScenarios(r) {
+		return
+	}
+	m.line("## Scenarios")
+	m.line("")
+	m.header("run", "scenario", "mesh", "outcome", "evidence")
+	for _, run := range r.Runs {
+		for _, s := range run.Scenarios {
+			ev := evidenceSummary(s.Evidence)
+			if s.Message != "" {
+				ev = strings.TrimPrefix(ev+"; "+s.Message, "; ")
+			}
+			m.row(run.Name, s.ID, orDash(s.Mesh), outcomeIcon(s.Outcome)+" "+string(s.Outcome), orDash(ev))
+		}
+	}
+	m.line("")
+	for _, run := range r.Runs {
+		for _, s := range run.Scenarios {
+			m.evidence(run.Name, s)
+		}
+	}
+}
+
+// evidence folds a scenario's full evidence into a <details> block.
+func (m *mdWriter) evidence(run string, s Scenario) {
+	e := s.Evidence
+	if len(e.Targets)+len(e.SPIFFE)+len(e.Handshakes)+len(e.JWT)+len(e.Checks)+len(e.Findings) == 0 {
+		return
+	}
+	m.line("<details><summary>%s %s / %s: evidence</summary>", outcomeIcon(s.Outcome), mdCell(run), mdCell(s.ID))
+	m.line("")
+	if s.Name != "" {
+		m.line("%s", s.Name)
+		m.line("")
+	}
+	if len(e.Checks) > 0 {
+		m.header("check", "outcome", "detail")
+		for _, c := range e.Checks {
+			m.row(c.Name, outcomeIcon(c.Outcome)+" "+string(c.Outcome), orDash(c.Detail))
+		}
+		m.line("")
+	}
+	if len(e.Targets) > 0 {
+		m.header("Kong upstream", "target", "kind")
+		for _, t := range e.Targets {
+			m.row(t.Upstream, "`"+t.Target+"`", orDash(t.Kind))
+		}
+		m.line("")
+	}
+	if len(e.SPIFFE) > 0 {
+		m.line("Peer identities the backend saw: %s", "`"+strings.Join(e.SPIFFE, "`, `")+"`")
+		m.line("")
+	}
+	if len(e.Handshakes) > 0 {
+		m.header("proxy", "counter", "before", "after", "delta")
+		for _, h := range e.Handshakes {
+			m.row(orDash(h.Proxy), "`"+h.Stat+"`", fmt.Sprint(h.Before), fmt.Sprint(h.After), fmt.Sprintf("%+d", h.Delta()))
+		}
+		m.line("")
+	}
+	if len(e.JWT) > 0 {
+		m.header("JWT claim", "sent", "backend saw", "outcome")
+		for _, j := range e.JWT {
+			m.row(j.Claim, orDash(j.Expected), orDash(j.Seen), outcomeIcon(j.Outcome)+" "+string(j.Outcome))
+		}
+		m.line("")
+	}
+	for _, f := range e.Findings {
+		m.line("- Finding: %s", f)
+	}
+	m.line("</details>")
+	m.line("")
+}
+
+func (m *mdWriter) bench(r *Report) {
+	benches := benchRuns(r)
+	if len(benches) == 0 {
+		return
+	}
+	m.line("## Latency")
+	m.line("")
+	for _, b := range benches {
+		m.line("- **%s**: %s", b.Name, orDash(loadLine(b.Bench)))
+		if g := b.Gate; g != nil {
+			m.line("  - regression gate against `%s`: %s %s %s", g.Against, outcomeIcon(g.Outcome), g.Outcome, strings.Join(g.Details, "; "))
+		}
+		for _, rj := range b.Rejected {
+			m.line("  - rejected %s repetition %d: %s", rj.Mode, rj.Repetition, rj.Reason)
+		}
+	}
+	m.line("")
+	m.line("### Exact percentiles per mode (ms)")
+	m.line("")
+	m.header(append([]string{"run", "mode", "requests", "errors", "achieved rps"}, percentileColumns...)...)
+	for _, b := range benches {
+		for _, mr := range b.Modes {
+			cells := []string{b.Name, mr.Mode, fmt.Sprint(mr.Requests), fmt.Sprint(mr.Errors), fmt.Sprintf("%.1f", mr.AchievedRPS)}
+			for _, p := range percentileColumns {
+				cells = append(cells, fmtMs(percentileMs(mr, p)))
+			}
+			m.row(cells...)
+		}
+	}
+	m.line("")
+	rows := overheadRows(benches)
+	if len(rows) == 0 {
+		return
+	}
+	m.line("### Overhead over baseline (ms, %s interval)", confidenceLabel(benches))
+	m.line("")
+	m.line("Overhead = the mode's percentile − the baseline's, measured in the same run. " +
+		"**Bold**: the interval lies above the A/A noise floor (baseline against itself); otherwise the run cannot tell it from noise.")
+	m.line("")
+	head := []string{"mode", "percentile"}
+	for _, b := range benches {
+		head = append(head, b.Name)
+	}
+	m.header(head...)
+	for _, row := range rows {
+		cells := []string{row.Mode, row.Percentile}
+		for _, c := range row.Cells {
+			switch {
+			case !c.Present:
+				cells = append(cells, "–")
+			case c.AboveNoise:
+				cells = append(cells, "**"+fmtOverhead(c.Overhead)+"**")
+			default:
+				cells = append(cells, fmtOverhead(c.Overhead))
+			}
+		}
+		m.row(cells...)
+	}
+	m.line("")
+}
+
+func (m *mdWriter) anchors(r *Report) {
+	if len(r.Anchors) == 0 && len(r.Unsourced) == 0 {
+		return
+	}
+	m.line("### Published anchors (not measured here)")
+	m.line("")
+	m.line("Compare only under matching conditions: rate, payload, protocol, connections and proxy workers all move these numbers.")
+	m.line("")
+	m.header("source", "setup", "conditions", "p90 overhead", "p99 overhead")
+	for _, a := range r.Anchors {
+		src := a.Source
+		if a.URL != "" {
+			src = "[" + a.Source + "](" + a.URL + ")"
+		}
+		m.row(src, a.Setup, a.Conditions, fmtSigned(a.P90Ms)+" ms", fmtSigned(a.P99Ms)+" ms")
+	}
+	m.line("")
+	if len(r.Unsourced) > 0 {
+		m.line("### Unsourced claims")
+		m.line("")
+		m.header("claim", "where", "status")
+		for _, c := range r.Unsourced {
+			m.row(c.Claim, c.Where, "⚠️ "+c.Status)
+		}
+		m.line("")
+	}
+}
+
+func chartList(cs []ChartRef) string {
+	names := make([]string, 0, len(cs))
+	for _, c := range cs {
+		names = append(names, "`"+c.SVG+"`")
+	}
+	return strings.Join(names, ", ")
+}
+
+func ifSet(prefix, v string) string {
+	if v == "" {
+		return ""
+	}
+	return prefix + v
+}
