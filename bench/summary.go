@@ -57,21 +57,21 @@ type Summary struct {
 
 // Config is what was requested. Every field is a `meshgate bench` flag.
 type Config struct {
-	Target      string        `json:"target"` // "local" or "cluster"
-	Modes       []string      `json:"modes"`
-	Baseline    string        `json:"baseline"`
-	AAMode      string        `json:"aa_mode,omitempty"`
-	Rate        int           `json:"qps"` // requested requests per second
-	Duration    Duration      `json:"duration"`
-	Warmup      Duration      `json:"warmup"`
-	Connections []int         `json:"connections"`
-	Repetitions int           `json:"repetitions"`
-	BodyBytes   int           `json:"body_bytes"`
-	Protocol    string        `json:"protocol"` // "HTTP/1.1"
-	Timeout     Duration      `json:"timeout"`
-	Seed        uint64        `json:"seed"`
-	Resamples   int           `json:"resamples"`
-	Confidence  float64       `json:"confidence"`
+	Target      string   `json:"target"` // "local" or "cluster"
+	Modes       []string `json:"modes"`
+	Baseline    string   `json:"baseline"`
+	AAMode      string   `json:"aa_mode,omitempty"`
+	Rate        int      `json:"qps"` // requested requests per second
+	Duration    Duration `json:"duration"`
+	Warmup      Duration `json:"warmup"`
+	Connections []int    `json:"connections"`
+	Repetitions int      `json:"repetitions"`
+	BodyBytes   int      `json:"body_bytes"`
+	Protocol    string   `json:"protocol"` // "HTTP/1.1"
+	Timeout     Duration `json:"timeout"`
+	Seed        uint64   `json:"seed"`
+	Resamples   int      `json:"resamples"`
+	Confidence  float64  `json:"confidence"`
 	// RateTolerance: a run is rejected when its achieved rate (or request
 	// count) is below (1 − RateTolerance) × requested.
 	RateTolerance float64 `json:"rate_tolerance"`
