@@ -56,10 +56,12 @@ func buildCharts(r *Report) ([]chart, error) {
 		}{ChartRef{ID: id, Title: title, SVG: "charts/" + id + ".svg", PNG: "charts/" + id + ".png"}, p})
 	}
 	benches := benchRuns(r)
-	if p, err := distributionPlot(benches); err != nil {
-		return nil, err
-	} else if p != nil {
-		add("latency-distribution", "Latency by percentile (HDR style, log scale toward p99.9)", p)
+	for _, conns := range curveConnections(benches) {
+		p, err := distributionPlot(benches, conns)
+		if err != nil {
+			return nil, err
+		}
+		add(fmt.Sprintf("latency-distribution-c%d", conns), fmt.Sprintf("Latency by percentile at %d connections (HDR style, log scale toward p99.9)", conns), p)
 	}
 	for _, pct := range overheadPercentiles(benches) {
 		p, err := overheadPlot(benches, pct, r.Anchors)
@@ -137,6 +139,7 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Legend.TextStyle.Font.Size = vg.Points(8)
+	p.Legend.Padding = vg.Points(1.5)
 	p.Add(plotter.NewGrid())
 	return p
 }
@@ -158,15 +161,28 @@ func (percentileTicks) Ticks(min, max float64) []plot.Tick {
 	return ts
 }
 
-func distributionPlot(benches []namedBench) (*plot.Plot, error) {
-	p := newPlot("Latency by percentile", "percentile (log scale of 1/(1−q))", "latency (ms)")
+// curveConnections lists the connection counts with curves, in first-seen order.
+func curveConnections(benches []namedBench) []int {
+	var out []int
+	for _, b := range benches {
+		for _, c := range b.Curves {
+			if len(c.Quantiles) >= 2 && !slices.Contains(out, c.Connections) {
+				out = append(out, c.Connections)
+			}
+		}
+	}
+	return out
+}
+
+func distributionPlot(benches []namedBench, conns int) (*plot.Plot, error) {
+	p := newPlot(fmt.Sprintf("Latency by percentile, %d connections", conns), "percentile (log scale of 1/(1−q))", "latency (ms)")
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = percentileTicks{}
 	p.X.Min, p.X.Max = 1, curveMaxX
 	n := 0
 	for _, b := range benches {
 		for _, c := range b.Curves {
-			if len(c.Quantiles) < 2 {
+			if len(c.Quantiles) < 2 || c.Connections != conns {
 				continue
 			}
 			xys := make(plotter.XYs, len(c.Quantiles))
@@ -184,10 +200,8 @@ func distributionPlot(benches []namedBench) (*plot.Plot, error) {
 			n++
 		}
 	}
-	if n == 0 {
-		return nil, nil
-	}
 	p.Y.Min = 0
+	headroom(p, p.Y.Max, n/2)
 	return p, nil
 }
 
@@ -222,23 +236,34 @@ const noiseGroup = "A/A noise floor"
 // noise floor as its own group, and the comparable published anchors as
 // dashed lines.
 func overheadPlot(benches []namedBench, pct string, anchors []Anchor) (*plot.Plot, error) {
-	var groups []string
-	for _, b := range benches {
-		for _, o := range b.NoiseFloor {
-			if o.Percentile == pct && !contains(groups, noiseGroup) {
-				groups = append([]string{noiseGroup}, groups...)
-			}
-		}
-		for _, o := range b.Overheads {
-			if o.Percentile == pct && !contains(groups, o.Mode) {
-				groups = append(groups, o.Mode)
-			}
+	type group struct {
+		label string
+		key   overheadKey
+	}
+	var keys []overheadKey
+	conns := map[int]bool{}
+	for _, row := range overheadRows(benches) {
+		if row.Percentile == pct {
+			keys = append(keys, overheadKey{row.Mode, row.Connections, pct})
+			conns[row.Connections] = true
 		}
 	}
+	groups := make([]group, len(keys))
+	labels := make([]string, len(keys))
+	for i, k := range keys {
+		groups[i] = group{label: k.mode, key: k}
+		if k.mode == noiseGroup {
+			groups[i].label = "A/A noise"
+		}
+		if len(conns) > 1 {
+			groups[i].label += fmt.Sprintf(" c%d", k.conns)
+		}
+		labels[i] = groups[i].label
+	}
 	p := newPlot("Overhead over baseline at "+pct, "", "overhead (ms)")
-	p.Legend.Left = false
+	top := 0.0
 	span := 0.7
-	width := vg.Points(math.Min(36, 300/float64(len(groups)*len(benches))))
+	width := vg.Points(math.Min(36, 300/float64(max(1, len(groups)*len(benches)))))
 	for k, b := range benches {
 		shift := 0.0
 		if len(benches) > 1 {
@@ -247,16 +272,16 @@ func overheadPlot(benches []namedBench, pct string, anchors []Anchor) (*plot.Plo
 		vals := make(plotter.Values, len(groups))
 		var whiskers errPoints
 		for gi, g := range groups {
-			src := b.Overheads
-			mode := g
-			if g == noiseGroup {
+			src, mode := b.Overheads, g.key.mode
+			if mode == noiseGroup {
 				src, mode = b.NoiseFloor, ""
 			}
-			o, ok := findOverhead(src, mode, pct)
+			o, ok := findOverhead(src, mode, g.key.conns, pct)
 			if !ok {
 				continue
 			}
 			vals[gi] = o.Ms
+			top = math.Max(top, math.Max(o.Ms, o.HighMs))
 			whiskers = append(whiskers, errPoint{x: float64(gi) + shift, y: o.Ms, lo: o.Ms - o.LowMs, hi: o.HighMs - o.Ms})
 		}
 		bars, err := plotter.NewBarChart(vals, width)
@@ -285,16 +310,18 @@ func overheadPlot(benches []namedBench, pct string, anchors []Anchor) (*plot.Plo
 		if err != nil {
 			return nil, err
 		}
-		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		l.Color = color.RGBA{90, 90, 90, 255}
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		if i > 0 {
 			l.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
 		}
 		p.Add(l)
 		p.Legend.Add(a.label, l)
+		top = math.Max(top, a.ms)
 	}
-	p.NominalX(groups...)
+	p.NominalX(labels...)
 	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
+	headroom(p, top, len(benches)+len(anchorLines(anchors, pct)))
 	return p, nil
 }
 
@@ -317,9 +344,9 @@ func anchorLines(anchors []Anchor, pct string) []anchorLine {
 	return out
 }
 
-func findOverhead(os []Overhead, mode, pct string) (Overhead, bool) {
+func findOverhead(os []Overhead, mode string, conns int, pct string) (Overhead, bool) {
 	for _, o := range os {
-		if o.Percentile == pct && (mode == "" || o.Mode == mode) {
+		if o.Percentile == pct && o.Connections == conns && (mode == "" || o.Mode == mode) {
 			return o, true
 		}
 	}
@@ -335,6 +362,15 @@ func (e errPoints) YError(i int) (float64, float64) {
 	return math.Max(0, e[i].lo), math.Max(0, e[i].hi)
 }
 
+// headroom raises the y axis so a top legend of n entries sits above the
+// data instead of over it.
+func headroom(p *plot.Plot, top float64, n int) {
+	if top <= 0 || n == 0 {
+		return
+	}
+	p.Y.Max = math.Max(p.Y.Max, top*(1.12+0.08*float64(n)))
+}
+
 // timelinePlot draws per-second p99 (filled) and p50 (hollow) per mode.
 // Points, not lines: interleaved modes leave gaps a line would hide.
 func timelinePlot(b namedBench) (*plot.Plot, error) {
@@ -342,7 +378,11 @@ func timelinePlot(b namedBench) (*plot.Plot, error) {
 		return nil, nil
 	}
 	p := newPlot("Latency over time: "+b.Name, "seconds since the first request", "latency (ms)")
+	top := 0.0
 	for i, s := range b.Timeline {
+		for _, v := range s.P99Ms {
+			top = math.Max(top, v)
+		}
 		for _, which := range []struct {
 			name string
 			ys   []float64
@@ -368,6 +408,8 @@ func timelinePlot(b namedBench) (*plot.Plot, error) {
 		}
 	}
 	p.Y.Min = 0
+	p.Y.Max = top
+	headroom(p, top, 2*len(b.Timeline))
 	return p, nil
 }
 

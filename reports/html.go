@@ -16,16 +16,15 @@ var pageTemplate = template.Must(template.New("index.html.tmpl").Funcs(template.
 	"dash":     orDash,
 	"node":     envNode,
 	"versions": versionsLine,
-	"evidence": evidenceSummary,
+	"summary":  scenarioSummary,
+	"counts":   countsLine,
+	"note":     overheadNote,
 	"load":     loadLine,
 	"join":     strings.Join,
 	"signed":   fmtSigned,
 	"overhead": fmtOverhead,
 	"delta":    func(c CounterDelta) string { return fmt.Sprintf("%+d", c.Delta()) },
 	"pct":      func(m ModeResult, name string) string { return fmtMs(percentileMs(m, name)) },
-	"hasDetail": func(e Evidence) bool {
-		return len(e.Targets)+len(e.SPIFFE)+len(e.Handshakes)+len(e.JWT)+len(e.Checks)+len(e.Findings) > 0
-	},
 }).ParseFS(templates, "templates/index.html.tmpl"))
 
 type htmlChart struct {
@@ -42,6 +41,7 @@ type htmlPage struct {
 	Overheads         []overheadRow
 	Confidence        string
 	Charts            []htmlChart
+	Anchors           []anchorRow
 }
 
 // HTML writes one self-contained page: inline CSS, charts as inline SVG, a
@@ -56,6 +56,7 @@ func HTML(w io.Writer, r *Report, charts []chart) error {
 		PercentileColumns: percentileColumns,
 		Overheads:         overheadRows(benches),
 		Confidence:        confidenceLabel(benches),
+		Anchors:           anchorRows(r),
 	}
 	for _, c := range charts {
 		page.Charts = append(page.Charts, htmlChart{Ref: c.ref, SVG: template.HTML(inlineSVG(c.svg))})

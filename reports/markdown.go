@@ -99,49 +99,76 @@ func (m *mdWriter) scenarios(r *Report) {
 	m.header("run", "scenario", "mesh", "outcome", "evidence")
 	for _, run := range r.Runs {
 		for _, s := range run.Scenarios {
-			ev := evidenceSummary(s.Evidence)
+			ev := scenarioSummary(s)
 			if s.Message != "" {
-				ev = strings.TrimPrefix(ev+"; "+s.Message, "; ")
+				ev = strings.TrimPrefix(ev+" · "+s.Message, " · ")
 			}
-			m.row(run.Name, s.ID, orDash(s.Mesh), outcomeIcon(s.Outcome)+" "+string(s.Outcome), orDash(ev))
+			m.row(run.Name, "`"+s.ID+"`", orDash(s.Mesh), outcomeIcon(s.Outcome)+" "+string(s.Outcome), orDash(ev))
 		}
 	}
 	m.line("")
 	for _, run := range r.Runs {
 		for _, s := range run.Scenarios {
-			m.evidence(run.Name, s)
+			m.scenarioDetails(run.Name, s)
 		}
 	}
 }
 
-// evidence folds a scenario's full evidence into a <details> block.
-func (m *mdWriter) evidence(run string, s Scenario) {
-	e := s.Evidence
-	if len(e.Targets)+len(e.SPIFFE)+len(e.Handshakes)+len(e.JWT)+len(e.Checks)+len(e.Findings) == 0 {
+// scenarioDetails folds a scenario's phases, checks and evidence into a
+// <details> block.
+func (m *mdWriter) scenarioDetails(run string, s Scenario) {
+	if len(s.Phases) == 0 && len(s.Findings) == 0 {
 		return
 	}
-	m.line("<details><summary>%s %s / %s: evidence</summary>", outcomeIcon(s.Outcome), mdCell(run), mdCell(s.ID))
+	m.line("<details><summary>%s %s / %s</summary>", outcomeIcon(s.Outcome), mdCell(run), mdCell(s.ID))
 	m.line("")
 	if s.Name != "" {
 		m.line("%s", s.Name)
 		m.line("")
 	}
-	if len(e.Checks) > 0 {
-		m.header("check", "outcome", "detail")
-		for _, c := range e.Checks {
-			m.row(c.Name, outcomeIcon(c.Outcome)+" "+string(c.Outcome), orDash(c.Detail))
+	for _, f := range s.Findings {
+		m.line("- Finding: %s", f)
+	}
+	if len(s.Findings) > 0 {
+		m.line("")
+	}
+	for _, p := range s.Phases {
+		m.line("**%s %s: %s** %s", outcomeIcon(p.Outcome), p.Kind, p.Name, p.Message)
+		m.line("")
+		if len(p.Applied) > 0 {
+			m.line("Applied: %s", strings.Join(p.Applied, ", "))
+			m.line("")
+		}
+		if len(p.Checks) > 0 {
+			m.header("check", "kind", "outcome", "detail")
+			for _, c := range p.Checks {
+				m.row(c.Name, orDash(c.Kind), outcomeIcon(c.Outcome)+" "+string(c.Outcome), orDash(c.Detail))
+			}
+			m.line("")
+		}
+		m.evidence(p.Evidence)
+	}
+	m.line("</details>")
+	m.line("")
+}
+
+func (m *mdWriter) evidence(e Evidence) {
+	if len(e.Traffic) > 0 {
+		m.header("probe", "URL", "requests", "by class", "answered by")
+		for _, t := range e.Traffic {
+			m.row(t.Probe, orDash(t.URL), fmt.Sprint(t.Total), countsLine(t.ByClass), orDash(countsLine(t.Pods)))
 		}
 		m.line("")
 	}
 	if len(e.Targets) > 0 {
-		m.header("Kong upstream", "target", "kind")
+		m.header("Kong target", "kind")
 		for _, t := range e.Targets {
-			m.row(t.Upstream, "`"+t.Target+"`", orDash(t.Kind))
+			m.row("`"+t.Target+"`", orDash(t.Kind))
 		}
 		m.line("")
 	}
 	if len(e.SPIFFE) > 0 {
-		m.line("Peer identities the backend saw: %s", "`"+strings.Join(e.SPIFFE, "`, `")+"`")
+		m.line("Peer identities the backend saw (XFCC): %s", "`"+strings.Join(e.SPIFFE, "`, `")+"`")
 		m.line("")
 	}
 	if len(e.Handshakes) > 0 {
@@ -158,11 +185,15 @@ func (m *mdWriter) evidence(run string, s Scenario) {
 		}
 		m.line("")
 	}
-	for _, f := range e.Findings {
-		m.line("- Finding: %s", f)
+	for _, n := range e.Notes {
+		m.line("- %s", n)
 	}
-	m.line("</details>")
-	m.line("")
+	for _, k := range sortedKeys(e.Other) {
+		m.line("- %s: `%s`", k, e.Other[k])
+	}
+	if len(e.Notes)+len(e.Other) > 0 {
+		m.line("")
+	}
 }
 
 func (m *mdWriter) bench(r *Report) {
@@ -174,20 +205,21 @@ func (m *mdWriter) bench(r *Report) {
 	m.line("")
 	for _, b := range benches {
 		m.line("- **%s**: %s", b.Name, orDash(loadLine(b.Bench)))
-		if g := b.Gate; g != nil {
-			m.line("  - regression gate against `%s`: %s %s %s", g.Against, outcomeIcon(g.Outcome), g.Outcome, strings.Join(g.Details, "; "))
-		}
 		for _, rj := range b.Rejected {
-			m.line("  - rejected %s repetition %d: %s", rj.Mode, rj.Repetition, rj.Reason)
+			m.line("  - rejected %s c%d repetition %d: %s", rj.Mode, rj.Connections, rj.Repetition, rj.Reason)
 		}
 	}
 	m.line("")
 	m.line("### Exact percentiles per mode (ms)")
 	m.line("")
-	m.header(append([]string{"run", "mode", "requests", "errors", "achieved rps"}, percentileColumns...)...)
+	m.header(append([]string{"run", "mode", "connections", "runs", "requests", "errors", "achieved rps"}, percentileColumns...)...)
 	for _, b := range benches {
 		for _, mr := range b.Modes {
-			cells := []string{b.Name, mr.Mode, fmt.Sprint(mr.Requests), fmt.Sprint(mr.Errors), fmt.Sprintf("%.1f", mr.AchievedRPS)}
+			runs := fmt.Sprint(mr.Runs)
+			if mr.Rejected > 0 {
+				runs += fmt.Sprintf(" (+%d rejected)", mr.Rejected)
+			}
+			cells := []string{b.Name, mr.Mode, fmt.Sprint(mr.Connections), runs, fmt.Sprint(mr.Requests), fmt.Sprint(mr.Errors), fmt.Sprintf("%.1f", mr.AchievedRPS)}
 			for _, p := range percentileColumns {
 				cells = append(cells, fmtMs(percentileMs(mr, p)))
 			}
@@ -201,21 +233,24 @@ func (m *mdWriter) bench(r *Report) {
 	}
 	m.line("### Overhead over baseline (ms, %s interval)", confidenceLabel(benches))
 	m.line("")
-	m.line("Overhead = the mode's percentile − the baseline's, measured in the same run. " +
-		"**Bold**: the interval lies above the A/A noise floor (baseline against itself); otherwise the run cannot tell it from noise.")
+	m.line("Overhead = the mode's percentile − the baseline's at the same connections, measured in the same run, " +
+		"as Istio publishes it. The A/A row is the baseline against itself: the noise floor. " +
+		"**Bold**: above the noise floor; _italic_: too few samples beyond the percentile to read its interval.")
 	m.line("")
-	head := []string{"mode", "percentile"}
+	head := []string{"mode", "connections", "percentile"}
 	for _, b := range benches {
 		head = append(head, b.Name)
 	}
 	m.header(head...)
 	for _, row := range rows {
-		cells := []string{row.Mode, row.Percentile}
+		cells := []string{row.Mode, fmt.Sprint(row.Connections), row.Percentile}
 		for _, c := range row.Cells {
 			switch {
 			case !c.Present:
 				cells = append(cells, "–")
-			case c.AboveNoise:
+			case !c.Interpretable:
+				cells = append(cells, "_"+fmtOverhead(c.Overhead)+"_")
+			case c.AboveNoise && !row.Noise:
 				cells = append(cells, "**"+fmtOverhead(c.Overhead)+"**")
 			default:
 				cells = append(cells, fmtOverhead(c.Overhead))
@@ -227,20 +262,19 @@ func (m *mdWriter) bench(r *Report) {
 }
 
 func (m *mdWriter) anchors(r *Report) {
-	if len(r.Anchors) == 0 && len(r.Unsourced) == 0 {
-		return
-	}
-	m.line("### Published anchors (not measured here)")
+	m.line("## Measured overhead beside published anchors")
 	m.line("")
-	m.line("Compare only under matching conditions: rate, payload, protocol, connections and proxy workers all move these numbers.")
+	m.line("Published figures are not measured here. Compare only under matching conditions: rate, payload, protocol, connections and proxy workers all move these numbers. No published Kuma or Kong Mesh overhead figures were found.")
 	m.line("")
 	m.header("source", "setup", "conditions", "p90 overhead", "p99 overhead")
-	for _, a := range r.Anchors {
+	for _, a := range anchorRows(r) {
 		src := a.Source
-		if a.URL != "" {
+		if a.Measured {
+			src = "**" + src + "**"
+		} else if a.URL != "" {
 			src = "[" + a.Source + "](" + a.URL + ")"
 		}
-		m.row(src, a.Setup, a.Conditions, fmtSigned(a.P90Ms)+" ms", fmtSigned(a.P99Ms)+" ms")
+		m.row(src, a.Setup, a.Conditions, a.P90, a.P99)
 	}
 	m.line("")
 	if len(r.Unsourced) > 0 {
@@ -252,6 +286,15 @@ func (m *mdWriter) anchors(r *Report) {
 		}
 		m.line("")
 	}
+}
+
+// countsLine is "ok×20, 502×3" in key order.
+func countsLine(m map[string]int) string {
+	parts := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func chartList(cs []ChartRef) string {

@@ -110,7 +110,8 @@ type Version struct {
 	Version   string `json:"version"`
 }
 
-// Scenario is one e2e scenario's verdict and the evidence behind it.
+// Scenario is one e2e scenario's verdict and the evidence behind it, phase
+// by phase (reproduce → fix → verify).
 type Scenario struct {
 	ID       string   `json:"id"`
 	Name     string   `json:"name,omitempty"`
@@ -118,35 +119,49 @@ type Scenario struct {
 	Outcome  Outcome  `json:"outcome"`
 	Message  string   `json:"message,omitempty"`
 	Seconds  float64  `json:"seconds,omitempty"`
+	Findings []string `json:"findings,omitempty"`
+	Phases   []Phase  `json:"phases,omitempty"`
+}
+
+// Phase is one step of a scenario with its checks and evidence.
+type Phase struct {
+	Kind     string   `json:"kind"` // reproduce, fix, verify
+	Name     string   `json:"name"`
+	Outcome  Outcome  `json:"outcome"`
+	Message  string   `json:"message,omitempty"`
+	Applied  []string `json:"applied,omitempty"`
+	Checks   []Check  `json:"checks,omitempty"`
 	Evidence Evidence `json:"evidence,omitzero"`
 }
 
 // Evidence is what a verdict rests on: not only status codes.
 type Evidence struct {
-	Requests   *Requests      `json:"requests,omitempty"`
-	Targets    []Target       `json:"targets,omitempty"`
-	SPIFFE     []string       `json:"spiffeIDs,omitempty"`
-	Handshakes []CounterDelta `json:"handshakes,omitempty"`
-	JWT        []JWTRow       `json:"jwt,omitempty"`
-	Checks     []Check        `json:"checks,omitempty"`
-	Findings   []string       `json:"findings,omitempty"`
+	Traffic    []Traffic         `json:"traffic,omitempty"`
+	Targets    []Target          `json:"targets,omitempty"`
+	SPIFFE     []string          `json:"spiffeIDs,omitempty"`
+	Handshakes []CounterDelta    `json:"handshakes,omitempty"`
+	JWT        []JWTRow          `json:"jwt,omitempty"`
+	Notes      []string          `json:"notes,omitempty"`
+	Other      map[string]string `json:"other,omitempty"` // evidence kinds without a column, as compact JSON
 }
 
-// Requests tallies the requests a scenario sent, by result class
-// ("200", "502", "reset", "timeout").
-type Requests struct {
+// Traffic tallies one probe's requests by result class ("ok", "502",
+// "reset", "timeout"...).
+type Traffic struct {
+	Probe   string         `json:"probe"`
+	URL     string         `json:"url,omitempty"`
 	Total   int            `json:"total"`
 	ByClass map[string]int `json:"byClass,omitempty"`
+	Pods    map[string]int `json:"pods,omitempty"`
 }
 
 // Target is one upstream target Kong's admin API reported.
 type Target struct {
-	Upstream string `json:"upstream"`
-	Target   string `json:"target"`
-	Kind     string `json:"kind,omitempty"` // pod-ip, vip, hostname
+	Target string `json:"target"`
+	Kind   string `json:"kind,omitempty"` // pod-ip, cluster-ip, mesh-vip, hostname
 }
 
-// CounterDelta is an Envoy counter read before and after a scenario.
+// CounterDelta is an Envoy counter read before and after a phase's traffic.
 type CounterDelta struct {
 	Proxy  string `json:"proxy,omitempty"`
 	Stat   string `json:"stat"`
@@ -162,12 +177,13 @@ type JWTRow struct {
 	Claim    string  `json:"claim"`
 	Expected string  `json:"expected,omitempty"`
 	Seen     string  `json:"seen,omitempty"`
-	Outcome  Outcome `json:"outcome"`
+	Outcome  Outcome `json:"outcome,omitempty"`
 }
 
-// Check is one named assertion inside a scenario.
+// Check is one named assertion inside a phase.
 type Check struct {
 	Name    string  `json:"name"`
+	Kind    string  `json:"kind,omitempty"` // precondition, claim, finding
 	Outcome Outcome `json:"outcome"`
 	Detail  string  `json:"detail,omitempty"`
 }
@@ -181,7 +197,6 @@ type Bench struct {
 	Overheads  []Overhead   `json:"overheads,omitempty"`
 	NoiseFloor []Overhead   `json:"noiseFloor,omitempty"`
 	Rejected   []Rejection  `json:"rejected,omitempty"`
-	Gate       *Gate        `json:"gate,omitempty"`
 	Curves     []Curve      `json:"distribution,omitempty"`
 	Timeline   []Series     `json:"timeline,omitempty"`
 	RawFiles   []string     `json:"rawFiles,omitempty"`
@@ -190,18 +205,26 @@ type Bench struct {
 // Load is what the generator was asked to do.
 type Load struct {
 	RPS           float64 `json:"rps"`
-	Connections   int     `json:"connections,omitempty"`
+	Connections   []int   `json:"connections,omitempty"`
 	Seconds       float64 `json:"seconds,omitempty"`
 	WarmupSeconds float64 `json:"warmupSeconds,omitempty"`
 	Repetitions   int     `json:"repetitions,omitempty"`
 	BodyBytes     int     `json:"bodyBytes,omitempty"`
 	HTTP          string  `json:"http,omitempty"`
 	Proxy         string  `json:"proxy,omitempty"` // what the local hop was (nginx, go)
+	Generator     string  `json:"generator,omitempty"`
+	Resamples     int     `json:"resamples,omitempty"`
+	Confidence    float64 `json:"confidence,omitempty"`
 }
 
-// ModeResult is one mode's latency, from raw results.
+// ModeResult is one mode's latency at one connection count, pooled over its
+// accepted repetitions, exact from raw results.
 type ModeResult struct {
 	Mode        string       `json:"mode"`
+	Description string       `json:"description,omitempty"`
+	Connections int          `json:"connections,omitempty"`
+	Runs        int          `json:"runs"`         // accepted repetitions pooled here
+	Rejected    int          `json:"rejectedRuns"` // repetitions left out
 	Requests    int          `json:"requests"`
 	Errors      int          `json:"errors"`
 	AchievedRPS float64      `json:"achievedRps,omitempty"`
@@ -218,35 +241,41 @@ type Percentile struct {
 // Overhead is a mode's percentile minus the same percentile of the baseline,
 // with its confidence interval.
 type Overhead struct {
-	Mode       string  `json:"mode"`
-	Baseline   string  `json:"baseline"`
-	Percentile string  `json:"percentile"`
-	Ms         float64 `json:"ms"`
-	LowMs      float64 `json:"lowMs"`
-	HighMs     float64 `json:"highMs"`
-	Confidence float64 `json:"confidence,omitempty"`
+	Mode        string  `json:"mode"`
+	Baseline    string  `json:"baseline"`
+	Connections int     `json:"connections,omitempty"`
+	Percentile  string  `json:"percentile"`
+	ModeMs      float64 `json:"modeMs"`
+	BaselineMs  float64 `json:"baselineMs"`
+	Ms          float64 `json:"ms"`
+	LowMs       float64 `json:"lowMs"`
+	HighMs      float64 `json:"highMs"`
+	Confidence  float64 `json:"confidence,omitempty"`
+	// NoiseMs is the A/A bound at the same percentile and connections;
+	// AboveNoise says the overhead exceeds it.
+	NoiseMs    float64 `json:"noiseMs,omitempty"`
+	AboveNoise bool    `json:"aboveNoise"`
+	// Significant: the interval excludes zero. Interpretable: enough samples
+	// lie beyond the percentile for its interval to mean something.
+	Significant   bool `json:"significant"`
+	Interpretable bool `json:"interpretable"`
 }
 
 // Rejection is a repetition left out of the statistics, and why.
 type Rejection struct {
-	Mode       string `json:"mode"`
-	Repetition int    `json:"repetition"`
-	Reason     string `json:"reason"`
-}
-
-// Gate is the regression gate's verdict against an older summary.
-type Gate struct {
-	Against string   `json:"against"`
-	Outcome Outcome  `json:"outcome"`
-	Details []string `json:"details,omitempty"`
+	Mode        string `json:"mode"`
+	Connections int    `json:"connections,omitempty"`
+	Repetition  int    `json:"repetition"`
+	Reason      string `json:"reason"`
 }
 
 // Curve is a latency-by-percentile curve (HDR style): Quantiles[i] in [0,1)
 // and Ms[i] the latency there.
 type Curve struct {
-	Mode      string    `json:"mode"`
-	Quantiles []float64 `json:"quantiles"`
-	Ms        []float64 `json:"ms"`
+	Mode        string    `json:"mode"`
+	Connections int       `json:"connections,omitempty"`
+	Quantiles   []float64 `json:"quantiles"`
+	Ms          []float64 `json:"ms"`
 }
 
 // Series is latency over time for one mode: per-second percentiles of the

@@ -4,29 +4,20 @@ import (
 	"math"
 	"slices"
 	"time"
-)
 
-// quantile is the nearest-rank percentile of sorted values: the smallest
-// value with at least q of the values at or below it.
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return math.NaN()
-	}
-	rank := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(rank, len(sorted)-1))]
-}
+	"github.com/meshgate/meshgate/bench"
+)
 
 // curveMaxX is how far toward the tail the distribution chart goes:
 // 1/(1-q) = 1000 is p99.9.
 const curveMaxX = 1000
 
-// curveOf samples the latency-by-percentile curve on a log grid of 1/(1-q),
-// from p0 to p99.9, stopping where fewer than one sample lies beyond q (a
-// percentile the data cannot resolve is not drawn).
-func curveOf(mode string, ms []float64) Curve {
-	sorted := slices.Clone(ms)
-	slices.Sort(sorted)
-	c := Curve{Mode: mode}
+// curveOf samples the latency-by-percentile curve of sorted latencies (ns)
+// on a log grid of 1/(1-q), from p0 to p99.9, with the bench's own
+// nearest-rank percentile; it stops where fewer than one sample lies beyond
+// q (a percentile the data cannot resolve is not drawn).
+func curveOf(mode string, conns int, sorted []int64) Curve {
+	c := Curve{Mode: mode, Connections: conns}
 	const steps = 60
 	for i := 0; i <= steps; i++ {
 		x := math.Pow(curveMaxX, float64(i)/steps)
@@ -35,7 +26,7 @@ func curveOf(mode string, ms []float64) Curve {
 			break
 		}
 		c.Quantiles = append(c.Quantiles, round(q, 6))
-		c.Ms = append(c.Ms, round(quantile(sorted, q), 4))
+		c.Ms = append(c.Ms, round(nsToMs(bench.Percentile(sorted, q)), 4))
 	}
 	return c
 }
@@ -43,10 +34,10 @@ func curveOf(mode string, ms []float64) Curve {
 // seriesOf buckets samples by the second (since start) they were sent in and
 // takes p50 and p99 of each bucket.
 func seriesOf(mode string, samples []sample, start time.Time) Series {
-	buckets := map[int][]float64{}
+	buckets := map[int][]int64{}
 	for _, s := range samples {
 		sec := int(s.at.Sub(start) / time.Second)
-		buckets[sec] = append(buckets[sec], s.ms)
+		buckets[sec] = append(buckets[sec], s.ns)
 	}
 	secs := make([]int, 0, len(buckets))
 	for s := range buckets {
@@ -58,11 +49,13 @@ func seriesOf(mode string, samples []sample, start time.Time) Series {
 		b := buckets[s]
 		slices.Sort(b)
 		out.Seconds = append(out.Seconds, float64(s))
-		out.P50Ms = append(out.P50Ms, round(quantile(b, 0.50), 4))
-		out.P99Ms = append(out.P99Ms, round(quantile(b, 0.99), 4))
+		out.P50Ms = append(out.P50Ms, round(nsToMs(bench.Percentile(b, 0.50)), 4))
+		out.P99Ms = append(out.P99Ms, round(nsToMs(bench.Percentile(b, 0.99)), 4))
 	}
 	return out
 }
+
+func nsToMs(ns int64) float64 { return float64(ns) / 1e6 }
 
 func round(v float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))

@@ -23,7 +23,73 @@ func fmtSigned(v float64) string {
 	if math.IsNaN(v) {
 		return "–"
 	}
+	if math.Abs(v) < 0.0005 {
+		return "±0.000" // not "-0.000"
+	}
 	return fmt.Sprintf("%+.3f", v)
+}
+
+// anchorRow is one line of the measured-beside-published table.
+type anchorRow struct {
+	Measured   bool
+	Source     string
+	URL        string
+	Setup      string
+	Conditions string
+	P90, P99   string
+}
+
+// anchorRows puts each measured overhead (p90 and p99, per run, mode and
+// connections) beside the published anchors, each with its conditions.
+func anchorRows(r *Report) []anchorRow {
+	var rows []anchorRow
+	for _, b := range benchRuns(r) {
+		type key struct {
+			mode  string
+			conns int
+		}
+		var keys []key
+		for _, o := range b.Overheads {
+			k := key{o.Mode, o.Connections}
+			if !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		for _, k := range keys {
+			row := anchorRow{Measured: true, Source: "measured: " + b.Name, Setup: k.mode, P90: "–", P99: "–",
+				Conditions: measuredConditions(b.Bench, k.conns)}
+			if o, ok := findOverhead(b.Overheads, k.mode, k.conns, "p90"); ok {
+				row.P90 = fmtOverhead(o) + " ms"
+			}
+			if o, ok := findOverhead(b.Overheads, k.mode, k.conns, "p99"); ok {
+				row.P99 = fmtOverhead(o) + " ms"
+			}
+			rows = append(rows, row)
+		}
+	}
+	for _, a := range r.Anchors {
+		rows = append(rows, anchorRow{Source: a.Source, URL: a.URL, Setup: a.Setup, Conditions: a.Conditions,
+			P90: fmtSigned(a.P90Ms) + " ms", P99: fmtSigned(a.P99Ms) + " ms"})
+	}
+	return rows
+}
+
+func measuredConditions(b *Bench, conns int) string {
+	l := b.Load
+	parts := []string{fmt.Sprintf("%g rps", l.RPS), fmt.Sprintf("%d connections", conns)}
+	if l.BodyBytes > 0 {
+		parts = append(parts, fmt.Sprintf("%d B", l.BodyBytes))
+	}
+	if l.HTTP != "" {
+		parts = append(parts, l.HTTP)
+	}
+	if b.Local {
+		parts = append(parts, "loopback")
+	}
+	if l.Generator != "" {
+		parts = append(parts, "vegeta")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // fmtOverhead is "+0.112 [+0.098, +0.127]".
@@ -40,29 +106,32 @@ func percentileMs(m ModeResult, name string) float64 {
 	return math.NaN()
 }
 
-// overheadRow is one (mode, percentile) with a cell per bench run.
+// overheadRow is one (mode, connections, percentile) with a cell per bench run.
 type overheadRow struct {
-	Mode       string
-	Percentile string
-	Noise      bool
-	Cells      []overheadCell
+	Mode        string
+	Connections int
+	Percentile  string
+	Noise       bool
+	Cells       []overheadCell
 }
 
 type overheadCell struct {
 	Present bool
 	Overhead
-	// AboveNoise: the interval lies wholly above the A/A upper bound at this
-	// percentile (or above zero when no A/A was run).
-	AboveNoise bool
+}
+
+type overheadKey struct {
+	mode  string
+	conns int
+	pct   string
 }
 
 // overheadRows puts every run's overheads side by side; the noise floor
 // comes first so a reader sees the resolution before the numbers.
 func overheadRows(benches []namedBench) []overheadRow {
-	type key struct{ mode, pct string }
-	var keys []key
-	seen := map[key]bool{}
-	push := func(k key) {
+	var keys []overheadKey
+	seen := map[overheadKey]bool{}
+	push := func(k overheadKey) {
 		if !seen[k] {
 			seen[k] = true
 			keys = append(keys, k)
@@ -70,36 +139,41 @@ func overheadRows(benches []namedBench) []overheadRow {
 	}
 	for _, b := range benches {
 		for _, o := range b.NoiseFloor {
-			push(key{noiseGroup, o.Percentile})
+			push(overheadKey{noiseGroup, o.Connections, o.Percentile})
 		}
 	}
 	for _, b := range benches {
 		for _, o := range b.Overheads {
-			push(key{o.Mode, o.Percentile})
+			push(overheadKey{o.Mode, o.Connections, o.Percentile})
 		}
 	}
 	rows := make([]overheadRow, 0, len(keys))
 	for _, k := range keys {
-		row := overheadRow{Mode: k.mode, Percentile: k.pct, Noise: k.mode == noiseGroup}
+		row := overheadRow{Mode: k.mode, Connections: k.conns, Percentile: k.pct, Noise: k.mode == noiseGroup}
 		for _, b := range benches {
 			src, mode := b.Overheads, k.mode
 			if row.Noise {
 				src, mode = b.NoiseFloor, ""
 			}
-			o, ok := findOverhead(src, mode, k.pct)
-			cell := overheadCell{Present: ok, Overhead: o}
-			if ok && !row.Noise {
-				floor := 0.0
-				if nf, ok := findOverhead(b.NoiseFloor, "", k.pct); ok {
-					floor = math.Max(0, nf.HighMs)
-				}
-				cell.AboveNoise = o.LowMs > floor
-			}
-			row.Cells = append(row.Cells, cell)
+			o, ok := findOverhead(src, mode, k.conns, k.pct)
+			row.Cells = append(row.Cells, overheadCell{Present: ok, Overhead: o})
 		}
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// overheadNote marks what a reader must know about one overhead cell.
+func overheadNote(o Overhead) string {
+	switch {
+	case !o.Interpretable:
+		return "too few samples beyond this percentile"
+	case o.AboveNoise:
+		return "above the A/A noise floor"
+	case o.NoiseMs > 0:
+		return "within the A/A noise floor"
+	}
+	return ""
 }
 
 // loadLine describes a bench's load in one line.
@@ -112,8 +186,8 @@ func loadLine(b *Bench) string {
 	if l.RPS > 0 {
 		parts = append(parts, fmt.Sprintf("%g rps", l.RPS))
 	}
-	if l.Connections > 0 {
-		parts = append(parts, fmt.Sprintf("%d connections", l.Connections))
+	if len(l.Connections) > 0 {
+		parts = append(parts, fmt.Sprintf("connections %s", joinInts(l.Connections)))
 	}
 	if l.Seconds > 0 {
 		parts = append(parts, fmt.Sprintf("%gs per repetition", l.Seconds))
@@ -133,18 +207,35 @@ func loadLine(b *Bench) string {
 	if l.Proxy != "" {
 		parts = append(parts, "proxy hop: "+l.Proxy)
 	}
+	if l.Generator != "" {
+		parts = append(parts, l.Generator)
+	}
+	if l.Resamples > 0 {
+		parts = append(parts, fmt.Sprintf("%d bootstrap resamples", l.Resamples))
+	}
 	return strings.Join(parts, ", ")
 }
 
-// evidenceSummary is one line per scenario for a table cell.
+// scenarioSummary is one line per scenario for a table cell: each phase's
+// evidence in a few words.
+func scenarioSummary(sc Scenario) string {
+	var parts []string
+	for _, p := range sc.Phases {
+		if e := evidenceSummary(p.Evidence); e != "" {
+			parts = append(parts, p.Kind+": "+e)
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
 func evidenceSummary(e Evidence) string {
 	var parts []string
-	if r := e.Requests; r != nil {
-		classes := make([]string, 0, len(r.ByClass))
-		for _, c := range sortedKeys(r.ByClass) {
-			classes = append(classes, fmt.Sprintf("%s×%d", c, r.ByClass[c]))
+	for _, t := range e.Traffic {
+		classes := make([]string, 0, len(t.ByClass))
+		for _, c := range sortedKeys(t.ByClass) {
+			classes = append(classes, fmt.Sprintf("%s×%d", c, t.ByClass[c]))
 		}
-		parts = append(parts, fmt.Sprintf("%d requests (%s)", r.Total, strings.Join(classes, ", ")))
+		parts = append(parts, fmt.Sprintf("%d requests (%s)", t.Total, strings.Join(classes, ", ")))
 	}
 	if len(e.Targets) > 0 {
 		kinds := map[string]int{}
@@ -155,13 +246,17 @@ func evidenceSummary(e Evidence) string {
 		for _, k := range sortedKeys(kinds) {
 			ks = append(ks, fmt.Sprintf("%d %s", kinds[k], k))
 		}
-		parts = append(parts, "Kong targets: "+strings.Join(ks, ", "))
+		parts = append(parts, "Kong targets "+strings.Join(ks, ", "))
 	}
 	if len(e.SPIFFE) > 0 {
 		parts = append(parts, "peer "+strings.Join(e.SPIFFE, ", "))
 	}
-	for _, h := range e.Handshakes {
-		parts = append(parts, fmt.Sprintf("%s %+d", shortStat(h.Stat), h.Delta()))
+	if len(e.Handshakes) > 0 {
+		var sum int64
+		for _, h := range e.Handshakes {
+			sum += h.Delta()
+		}
+		parts = append(parts, fmt.Sprintf("%d counters moved (Σ %+d)", len(e.Handshakes), sum))
 	}
 	if len(e.JWT) > 0 {
 		ok := 0
@@ -173,6 +268,18 @@ func evidenceSummary(e Evidence) string {
 		parts = append(parts, fmt.Sprintf("JWT claims %d/%d as sent", ok, len(e.JWT)))
 	}
 	return strings.Join(parts, "; ")
+}
+
+func hasEvidence(e Evidence) bool {
+	return len(e.Traffic)+len(e.Targets)+len(e.SPIFFE)+len(e.Handshakes)+len(e.JWT)+len(e.Notes)+len(e.Other) > 0
+}
+
+func joinInts(xs []int) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprint(x)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // shortStat keeps the last two dotted parts of an Envoy stat name.
