@@ -3,7 +3,6 @@ package reports
 import (
 	"bufio"
 	"encoding/xml"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -78,7 +77,7 @@ func writeBenchFolder(t testing.TB, dir string, sb synthBench) *bench.Summary {
 			Timeout: bench.Duration(10 * time.Second), Seed: 1, Resamples: 300, Confidence: 0.95, RateTolerance: 0.02,
 			LoadGenerator: "vegeta/v12 lib (constant rate, open model)", Percentile: "exact nearest-rank over raw results",
 		},
-		Env: bench.Env{GoVersion: "go1.26", Nodes: []bench.Node{{Name: "ci-runner", Role: "load+target", OS: "linux", Arch: "amd64", KernelVersion: "6.1.0-synthetic", Cores: 2}}},
+		Env:  bench.Env{GoVersion: "go1.26", Nodes: []bench.Node{{Name: "ci-runner", Role: "load+target", OS: "linux", Arch: "amd64", KernelVersion: "6.1.0-synthetic", Cores: 2}}},
 		Mesh: bench.MeshInfo{ProxyBuild: sb.proxy, ModeDescriptions: desc},
 	}
 	at := fixtureStart
@@ -150,10 +149,10 @@ func writeE2EFolder(t testing.TB, dir string) {
 			{Name: "≥95% of requests end in 502 or reset", Kind: scenarios.Claim, Verdict: scenarios.Passed, Detail: "20 of 20"},
 		},
 		Evidence: scenarios.Evidence{
-			Traffic: map[string]probe.TrafficReport{"through-kong": traffic("http://kong-proxy/check-in", map[probe.Outcome]int{probe.Outcome502: 19, probe.OutcomeReset: 1}, nil)},
-			Targets: []probe.ClassifiedTarget{{Target: "10.244.1.7:8080", Host: "10.244.1.7", Port: "8080", Kind: probe.TargetPodIP}, {Target: "10.244.2.9:8080", Host: "10.244.2.9", Port: "8080", Kind: probe.TargetPodIP}},
+			Traffic:    map[string]probe.TrafficReport{"through-kong": traffic("http://kong-proxy/check-in", map[probe.Outcome]int{probe.Outcome502: 19, probe.OutcomeReset: 1}, nil)},
+			Targets:    []probe.ClassifiedTarget{{Target: "10.244.1.7:8080", Host: "10.244.1.7", Port: "8080", Kind: probe.TargetPodIP}, {Target: "10.244.2.9:8080", Host: "10.244.2.9", Port: "8080", Kind: probe.TargetPodIP}},
 			StatDeltas: map[string][]probe.StatDelta{"kong-air-production/check-in-api-7d9": {{Name: "listener.self_inbound_dp_main.ssl.connection_error", Before: 3, After: 23, Delta: 20}}},
-			Services: []scenarios.ServiceFacts{{Namespace: "kong-air-production", Name: "check-in-api", Type: "ClusterIP", ClusterIP: "10.96.14.2", Annotations: map[string]string{"kuma.io/ignore": "true"}}},
+			Services:   []scenarios.ServiceFacts{{Namespace: "kong-air-production", Name: "check-in-api", Type: "ClusterIP", ClusterIP: "10.96.14.2", Annotations: map[string]string{"kuma.io/ignore": "true"}}},
 		}}
 	verify := scenarios.PhaseResult{Kind: scenarios.PhaseVerify, Name: "STRICT handshakes through the bridge", Verdict: scenarios.Passed, Started: ts(60), Finished: ts(90),
 		Checks: []scenarios.CheckResult{
@@ -162,9 +161,9 @@ func writeE2EFolder(t testing.TB, dir string) {
 			{Name: "seed name check-in-api.kong-air-production.svc.mesh.local", Kind: scenarios.Finding, Verdict: scenarios.Passed, Detail: "does not resolve on Kubernetes-mode Kuma"},
 		},
 		Evidence: scenarios.Evidence{
-			Traffic: map[string]probe.TrafficReport{"through-kong": traffic("http://kong-proxy/check-in", map[probe.Outcome]int{probe.OutcomeOK: 20}, map[string]int{"check-in-api-7d9": 11, "check-in-api-x2f": 9})},
-			Targets: []probe.ClassifiedTarget{{Target: "check-in-api.kong-air-production.svc.80.mesh:80", Host: "check-in-api.kong-air-production.svc.80.mesh", Port: "80", Kind: probe.TargetHostname}},
-			XFCC:    []scenarios.XFCCObservation{{Raw: "By=spiffe://default/check-in-api;URI=spiffe://default/kong-gateway", Count: 20, SPIFFE: []string{"spiffe://default/kong-gateway"}}},
+			Traffic:    map[string]probe.TrafficReport{"through-kong": traffic("http://kong-proxy/check-in", map[probe.Outcome]int{probe.OutcomeOK: 20}, map[string]int{"check-in-api-7d9": 11, "check-in-api-x2f": 9})},
+			Targets:    []probe.ClassifiedTarget{{Target: "check-in-api.kong-air-production.svc.80.mesh:80", Host: "check-in-api.kong-air-production.svc.80.mesh", Port: "80", Kind: probe.TargetHostname}},
+			XFCC:       []scenarios.XFCCObservation{{Raw: "By=spiffe://default/check-in-api;URI=spiffe://default/kong-gateway", Count: 20, SPIFFE: []string{"spiffe://default/kong-gateway"}}},
 			StatDeltas: map[string][]probe.StatDelta{"kong-air-production/check-in-api-7d9": {{Name: "listener.self_inbound_dp_main.ssl.handshake", Before: 40, After: 60, Delta: 20}}},
 		}}
 	rr.Put(scenarios.ScenarioResult{ID: "kuma-podip-502", Description: "Kong routes to Pod IPs; the STRICT backend resets plaintext", Mesh: scenarios.MeshKuma, Verdict: scenarios.Passed, Phases: []scenarios.PhaseResult{repro}, Started: ts(0), Finished: ts(45)})
@@ -243,4 +242,20 @@ func generateFixture(t testing.TB) (string, *Report) {
 	return out, r
 }
 
-var _ = fmt.Sprint
+
+func writeSamples(t testing.TB, path string, smp []sample) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := vegeta.NewEncoder(f)
+	for i, s := range smp {
+		if err := enc.Encode(&vegeta.Result{Seq: uint64(i), Code: 200, Timestamp: s.at, Latency: time.Duration(s.ns)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
