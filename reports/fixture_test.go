@@ -242,7 +242,6 @@ func generateFixture(t testing.TB) (string, *Report) {
 	return out, r
 }
 
-
 func writeSamples(t testing.TB, path string, smp []sample) {
 	t.Helper()
 	f, err := os.Create(path)
