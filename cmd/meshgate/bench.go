@@ -226,5 +226,5 @@ func benchCluster(ctx context.Context, f benchFlags) error {
 		return fmt.Errorf("bench --mesh %s needs a kind cluster, so Docker: %w. `meshgate bench --local` runs the same engine on loopback without one", f.mesh, err)
 	}
 	return fmt.Errorf("bench --mesh %s: the cluster run (%s) needs the environment from `meshgate up --mesh %s` with the bench fixtures; this build plans it (modes %s) but does not deploy them yet",
-		f.mesh, "loadgen pods on the node labelled "+bench.LoadgenRoleLabel+"="+bench.LoadgenRole, f.mesh, strings.Join(plan.ModeNames(), ", "))
+		f.mesh, "loadgen pods on the node labelled "+cluster.LoadgenNodeLabel+"="+cluster.LoadgenPool, f.mesh, strings.Join(plan.ModeNames(), ", "))
 }
