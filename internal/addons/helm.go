@@ -153,15 +153,16 @@ func (h *Helm) config(namespace string) (*action.Configuration, error) {
 }
 
 // Apply installs r, or upgrades it when a release of that name exists;
-// atomic (rolled back on failure) and waiting for its workloads.
-func (h *Helm) Apply(ctx context.Context, r Release) error {
+// atomic (rolled back on failure) and waiting for its workloads. installed
+// is true when this call created the release.
+func (h *Helm) Apply(ctx context.Context, r Release) (installed bool, err error) {
 	ch, err := LoadChart(r.Chart, h.cacheDir)
 	if err != nil {
-		return err
+		return false, err
 	}
 	cfg, err := h.config(r.Namespace)
 	if err != nil {
-		return err
+		return false, err
 	}
 	timeout := r.Timeout
 	if timeout == 0 {
@@ -175,9 +176,10 @@ func (h *Helm) Apply(ctx context.Context, r Release) error {
 		inst.ReleaseName, inst.Namespace, inst.CreateNamespace = r.Name, r.Namespace, true
 		inst.Atomic, inst.Wait, inst.Timeout, inst.Labels = true, true, timeout, h.labels
 		h.log.Info("helm install", "release", r.Namespace+"/"+r.Name, "chart", r.Chart.Source())
+		installed = true
 		_, err = inst.RunWithContext(ctx, ch, copyValues(r.Values))
 	case err != nil:
-		return fmt.Errorf("helm history of %s/%s: %w", r.Namespace, r.Name, err)
+		return false, fmt.Errorf("helm history of %s/%s: %w", r.Namespace, r.Name, err)
 	default:
 		up := action.NewUpgrade(cfg)
 		up.Namespace, up.Atomic, up.Wait, up.Timeout, up.Labels = r.Namespace, true, true, timeout, h.labels
@@ -185,10 +187,10 @@ func (h *Helm) Apply(ctx context.Context, r Release) error {
 		_, err = up.RunWithContext(ctx, r.Name, ch, copyValues(r.Values))
 	}
 	if err != nil {
-		return fmt.Errorf("helm release %s/%s from %s (after %s): %w", r.Namespace, r.Name, r.Chart.Source(), time.Since(start).Round(time.Second), err)
+		return false, fmt.Errorf("helm release %s/%s from %s (after %s): %w", r.Namespace, r.Name, r.Chart.Source(), time.Since(start).Round(time.Second), err)
 	}
 	h.log.Info("helm release ready", "release", r.Namespace+"/"+r.Name, "elapsed", time.Since(start).Round(time.Second))
-	return nil
+	return installed, nil
 }
 
 // Uninstall removes a release; a release that is not there is not an error.

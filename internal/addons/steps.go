@@ -139,8 +139,15 @@ func CreateKongNamespace(mesh string) cluster.Step {
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 			ObjectMeta: metav1.ObjectMeta{Name: cluster.KongNamespace, Labels: KongNamespaceLabels(mesh, env.RunID)},
 		}
+		existed := c.Get(ctx, client.ObjectKey{Name: ns.Name}, &corev1.Namespace{}) == nil
 		if err := c.Patch(ctx, ns, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 			return fmt.Errorf("apply namespace %s with labels %v: %w", ns.Name, ns.Labels, err)
+		}
+		if !existed && env.Provider == cluster.ProviderExisting {
+			env.Record(cluster.Created{Kind: "Namespace", Name: ns.Name})
+			env.Defer("delete namespace "+ns.Name, func(ctx context.Context) error {
+				return client.IgnoreNotFound(c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name}}))
+			})
 		}
 		return nil
 	}}
@@ -157,7 +164,7 @@ func InstallKuma(m Matrix, o Options, t Timeouts) cluster.Step {
 		}
 		r := release(m, ChartKuma, KumaRelease, KumaNamespace, v)
 		r.Timeout = t.Mesh
-		if err := NewHelm(env).Apply(ctx, r); err != nil {
+		if err := applyRelease(ctx, env, NewHelm(env), r); err != nil {
 			return err
 		}
 		c, err := Client(env)
@@ -187,10 +194,10 @@ func InstallIstio(m Matrix, o Options, t Timeouts) cluster.Step {
 		rb := release(m, ChartIstioBase, IstioBase, IstioNamespace, base)
 		ri := release(m, ChartIstiod, IstiodRelease, IstioNamespace, istiod)
 		rb.Timeout, ri.Timeout = t.Mesh, t.Mesh
-		if err := h.Apply(ctx, rb); err != nil {
+		if err := applyRelease(ctx, env, h, rb); err != nil {
 			return err
 		}
-		if err := h.Apply(ctx, ri); err != nil {
+		if err := applyRelease(ctx, env, h, ri); err != nil {
 			return err
 		}
 		c, err := Client(env)
@@ -214,7 +221,7 @@ func InstallKong(m Matrix, o Options, t Timeouts) cluster.Step {
 		}
 		r := release(m, ChartKong, cluster.KongRelease, cluster.KongNamespace, v)
 		r.Timeout = t.Kong
-		if err := NewHelm(env).Apply(ctx, r); err != nil {
+		if err := applyRelease(ctx, env, NewHelm(env), r); err != nil {
 			return err
 		}
 		c, err := Client(env)
@@ -239,4 +246,18 @@ func MeshSteps(m Matrix, o Options, t Timeouts) ([]cluster.Step, error) {
 		return nil, fmt.Errorf("mesh %q: choose %q or %q", o.Mesh, cluster.MeshKuma, cluster.MeshIstio)
 	}
 	return append(steps, InstallKong(m, o, t)), nil
+}
+
+// applyRelease installs or upgrades r. On an existing cluster, a release this
+// run installed is uninstalled at Teardown (one it only upgraded is left); on
+// kind, deleting the cluster removes everything.
+func applyRelease(ctx context.Context, env *cluster.Env, h *Helm, r Release) error {
+	installed, err := h.Apply(ctx, r)
+	if installed && env.Provider == cluster.ProviderExisting {
+		env.Defer("helm uninstall "+r.Namespace+"/"+r.Name, func(ctx context.Context) error {
+			return h.Uninstall(ctx, r.Namespace, r.Name)
+		})
+		env.Record(cluster.Created{Kind: "HelmRelease", Namespace: r.Namespace, Name: r.Name})
+	}
+	return err
 }

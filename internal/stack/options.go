@@ -42,6 +42,9 @@ type Options struct {
 	// SkipOwnImages leaves out building meshgate/echo and meshgate/loadgen
 	// (for runs that bring their own, pushed elsewhere).
 	SkipOwnImages bool
+	// SourceDir is the meshgate module root our images are built from
+	// (default: found by walking up from the working directory).
+	SourceDir string
 	// KongKeepalivePoolSize, when set, becomes Kong's upstream_keepalive_pool_size
 	// (0 = a new upstream connection, and mTLS handshake, per request).
 	KongKeepalivePoolSize *int
