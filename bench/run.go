@@ -25,6 +25,9 @@ type Mode struct {
 	Method      string
 	URL         string
 	Header      http.Header
+	// Loader, when set, runs this mode's attacks instead of Execute's
+	// loader: in a cluster, meshed modes start from a loadgen with a sidecar.
+	Loader Loader
 }
 
 // Options are the method's parameters; every one is a `meshgate bench` flag.
@@ -220,6 +223,9 @@ func attackToFile(ctx context.Context, dir string, m Mode, conns, rep int, o Opt
 	spec := AttackSpec{
 		Name: fmt.Sprintf("%s-c%d-r%d", m.Name, conns, rep), Method: m.Method, URL: m.URL, Header: m.Header,
 		Rate: o.Rate, Duration: Duration(o.Duration), Warmup: Duration(o.Warmup), Connections: conns, Timeout: Duration(o.Timeout),
+	}
+	if m.Loader != nil {
+		loader = m.Loader
 	}
 	run.StartTime = time.Now().UTC()
 	err = loader.Attack(ctx, spec, func(r *vegeta.Result) error { return enc.Encode(r) })

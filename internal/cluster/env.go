@@ -53,11 +53,35 @@ type Env struct {
 
 	mu       sync.Mutex
 	cleanups []cleanup
+	created  []Created
+}
+
+// Created is one thing a run created on a cluster it does not own (existing
+// provider), recorded so `meshgate down --run DIR` can remove exactly that.
+type Created struct {
+	Kind      string `json:"kind"` // "HelmRelease" or "Namespace"
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// Record notes something this run created.
+func (e *Env) Record(c Created) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.created = append(e.created, c)
+}
+
+// CreatedObjects lists what Record noted, in creation order.
+func (e *Env) CreatedObjects() []Created {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]Created(nil), e.created...)
 }
 
 type cleanup struct {
-	name string
-	fn   func(ctx context.Context) error
+	name  string
+	fn    func(ctx context.Context) error
+	local bool // only this process's resources (port-forwards)
 }
 
 // Defer registers fn to run at Teardown, last registered first.
@@ -67,16 +91,38 @@ func (e *Env) Defer(name string, fn func(ctx context.Context) error) {
 	e.cleanups = append(e.cleanups, cleanup{name: name, fn: fn})
 }
 
+// DeferLocal registers a cleanup of this process only (a port-forward): Close
+// runs it too, while what the run created in the cluster stays.
+func (e *Env) DeferLocal(name string, fn func(ctx context.Context) error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.cleanups = append(e.cleanups, cleanup{name: name, fn: fn, local: true})
+}
+
 // Teardown runs every registered cleanup (last in, first out), even after
 // earlier ones failed, and joins their errors. Pass a fresh context: the
 // run's own may already be cancelled (Ctrl-C).
-func (e *Env) Teardown(ctx context.Context) error {
+func (e *Env) Teardown(ctx context.Context) error { return e.run(ctx, false) }
+
+// Close runs only the local cleanups and keeps the rest registered: the
+// cluster and what was installed stay (--keep).
+func (e *Env) Close(ctx context.Context) error { return e.run(ctx, true) }
+
+func (e *Env) run(ctx context.Context, localOnly bool) error {
 	e.mu.Lock()
-	cs := e.cleanups
-	e.cleanups = nil
+	var cs, kept []cleanup
+	for _, c := range e.cleanups {
+		if localOnly && !c.local {
+			kept = append(kept, c)
+		} else {
+			cs = append(cs, c)
+		}
+	}
+	e.cleanups = kept
 	e.mu.Unlock()
 	var errs []error
 	for i := len(cs) - 1; i >= 0; i-- {
+		e.Logger().Info("cleanup", "what", cs[i].name)
 		if err := cs[i].fn(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("cleanup %q: %w", cs[i].name, err))
 		}
