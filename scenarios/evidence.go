@@ -21,6 +21,10 @@ type Evidence struct {
 	XFCC []XFCCObservation `json:"xfcc,omitempty"`
 	// Services as found on the cluster (annotations that change Kong's targeting).
 	Services []ServiceFacts `json:"services,omitempty"`
+	// Pods that matter to the claim (backend replicas, the client).
+	Pods []PodFacts `json:"pods,omitempty"`
+	// Kong's own settings that change what the counters mean.
+	Kong *KongFacts `json:"kong,omitempty"`
 	// Notes are one-line observations worth a reader's time.
 	Notes []string `json:"notes,omitempty"`
 	// Details holds evidence of kinds this struct does not name (JWT rows, ...).
@@ -44,6 +48,24 @@ type ServiceFacts struct {
 	ClusterIP    string            `json:"clusterIP,omitempty"`
 	ExternalName string            `json:"externalName,omitempty"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
+}
+
+// PodFacts is what matters about a pod: where it is and whether the mesh's
+// sidecar runs in it.
+type PodFacts struct {
+	Namespace  string   `json:"namespace"`
+	Name       string   `json:"name"`
+	IP         string   `json:"ip"`
+	Ready      bool     `json:"ready"`
+	Containers []string `json:"containers"` // init (sidecar) containers included
+	Sidecar    bool     `json:"sidecar"`
+}
+
+// KongFacts are read from Kong's admin API root.
+type KongFacts struct {
+	Version string `json:"version,omitempty"`
+	// UpstreamKeepalivePoolSize: 0 means a new upstream connection per request.
+	UpstreamKeepalivePoolSize *int `json:"upstreamKeepalivePoolSize,omitempty"`
 }
 
 // Note appends an observation.

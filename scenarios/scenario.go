@@ -36,6 +36,9 @@ const (
 	PhaseReproduce PhaseKind = "reproduce" // the bug shows, with its preconditions proven
 	PhaseFix       PhaseKind = "fix"       // apply the fix's manifests (may also probe)
 	PhaseVerify    PhaseKind = "verify"    // the fix holds, with evidence
+	// PhaseExplore tries what a guide suggests and reports what it does
+	// (Finding rows); it fails only when its evidence cannot be gathered.
+	PhaseExplore PhaseKind = "explore"
 )
 
 // CheckKind says what a failed expectation means.

@@ -135,7 +135,7 @@ func (d *diag) namespace(ctx context.Context, ns string) {
 	}
 	for i := range pods.Items {
 		p := &pods.Items[i]
-		if !PodReady(p) {
+		if !podIsReady(p) {
 			p.APIVersion, p.Kind = "v1", "Pod"
 			d.writeObject(filepath.Join(ns, "failing", "pod-"+p.Name+".yaml"), p)
 		}
@@ -286,8 +286,8 @@ func hasPort(p *corev1.Pod, port int) bool {
 	return false
 }
 
-// PodReady reports the pod's Ready condition.
-func PodReady(p *corev1.Pod) bool {
+// podIsReady reports the pod's Ready condition.
+func podIsReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue

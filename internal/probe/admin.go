@@ -22,6 +22,8 @@ func ReadStats(ctx context.Context, admin AdminGetter) (Stats, error) {
 	return ParseStats(body)
 }
 
+const maxPages = 100
+
 // UpstreamTargets is one Kong upstream with its targets.
 type UpstreamTargets struct {
 	Upstream string       `json:"upstream"`
@@ -32,7 +34,11 @@ type UpstreamTargets struct {
 // sorted by upstream name.
 func KongTargets(ctx context.Context, admin AdminGetter) ([]UpstreamTargets, error) {
 	var ups []KongUpstream
-	for path := "/upstreams"; path != ""; {
+	pages := 0
+	for path := "/upstreams"; path != ""; pages++ {
+		if pages == maxPages {
+			return nil, fmt.Errorf("kong admin /upstreams: more than %d pages; is next looping?", maxPages)
+		}
 		body, err := admin.Get(ctx, path)
 		if err != nil {
 			return nil, fmt.Errorf("kong admin %s: %w", path, err)
@@ -47,7 +53,11 @@ func KongTargets(ctx context.Context, admin AdminGetter) ([]UpstreamTargets, err
 	var out []UpstreamTargets
 	for _, u := range ups {
 		ut := UpstreamTargets{Upstream: u.Name}
-		for path := "/upstreams/" + url.PathEscape(u.ID) + "/targets"; path != ""; {
+		pages := 0
+		for path := "/upstreams/" + url.PathEscape(u.ID) + "/targets"; path != ""; pages++ {
+			if pages == maxPages {
+				return nil, fmt.Errorf("kong admin targets of %s: more than %d pages; is next looping?", u.Name, maxPages)
+			}
 			body, err := admin.Get(ctx, path)
 			if err != nil {
 				return nil, fmt.Errorf("kong admin %s (upstream %s): %w", path, u.Name, err)

@@ -37,7 +37,7 @@ func ParseStats(data []byte) (Stats, error) {
 		switch {
 		case strings.HasPrefix(val, `"`):
 			st.Text[name] = strings.Trim(val, `"`)
-		case strings.HasPrefix(val, "P0(") || val == "No recorded values":
+		case isHistogram(val):
 			st.Histograms[name] = val
 		default:
 			v, err := strconv.ParseUint(val, 10, 64)
@@ -51,6 +51,19 @@ func ParseStats(data []byte) (Stats, error) {
 		return Stats{}, fmt.Errorf("reading envoy stats: %w", err)
 	}
 	return st, nil
+}
+
+// isHistogram recognises Envoy's histogram renderings: the quantile summary
+// "P0(a,b) P25(...)", the cumulative buckets "B0.5(a,b) B1(...)", and unused
+// histograms.
+func isHistogram(v string) bool {
+	if v == "No recorded values" {
+		return true
+	}
+	if len(v) < 3 || (v[0] != 'P' && v[0] != 'B') || !strings.Contains(v, "(") {
+		return false
+	}
+	return v[1] >= '0' && v[1] <= '9'
 }
 
 func clip(s string) string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 )
 
@@ -53,8 +54,14 @@ func parseKongPage[T any](body []byte, endpoint string) ([]T, string, error) {
 		return nil, "", fmt.Errorf("kong admin %s: no \"data\" array in the answer (body starts %q)", endpoint, clip(string(body)))
 	}
 	next := ""
-	if p.Next != nil {
-		next = *p.Next
+	if p.Next != nil && *p.Next != "" {
+		// Kong writes next as a path ("/upstreams?offset=...") or, in older
+		// versions, as a full URL on the admin listener: keep path and query.
+		u, err := url.Parse(*p.Next)
+		if err != nil || u.Path == "" {
+			return nil, "", fmt.Errorf("kong admin %s: next page %q is not a path or URL", endpoint, *p.Next)
+		}
+		next = u.RequestURI()
 	}
 	return *p.Data, next, nil
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/meshgate/meshgate/fixtures/apps/echo/echoserver"
 )
 
 // Outcome classifies one request: the status class the suites reason about.
@@ -200,21 +202,19 @@ func ClassifyError(err error) Outcome {
 	}
 }
 
-// DecodeEchoJSON reads the echo backend's JSON: the pod name and the request
-// headers it received.
+// DecodeEchoJSON reads the echo backend's answer (echoserver.Response): the
+// pod name and the request headers it received.
 func DecodeEchoJSON(body []byte) (EchoReply, error) {
-	var r struct {
-		Pod     string              `json:"pod"`
-		Headers map[string][]string `json:"headers"`
-	}
+	var r echoserver.Response
 	if err := json.Unmarshal(body, &r); err != nil {
 		return EchoReply{}, err
 	}
-	h := http.Header{}
-	for k, vs := range r.Headers {
-		for _, v := range vs {
-			h.Add(k, v)
-		}
+	if r.Headers == nil && r.Method == "" {
+		return EchoReply{}, fmt.Errorf("JSON without the echo fields method and headers (body starts %q)", clip(string(body)))
 	}
-	return EchoReply{Pod: r.Pod, Headers: h}, nil
+	pod := r.PodName
+	if r.PodNamespace != "" && pod != "" {
+		pod = r.PodNamespace + "/" + pod
+	}
+	return EchoReply{Pod: pod, Headers: http.Header(r.Headers)}, nil
 }

@@ -60,7 +60,7 @@ func parseXFCCElement(elem string) (XFCCElement, error) {
 			e.Chain = val
 		case "subject":
 			e.Subject = val
-		case "uri":
+		case "uri", "san": // SAN: Envoy's name for URI before 1.5
 			e.URI = append(e.URI, val)
 		case "dns":
 			e.DNS = append(e.DNS, val)
