@@ -42,6 +42,8 @@ type htmlPage struct {
 	Confidence        string
 	Charts            []htmlChart
 	Anchors           []anchorRow
+	Verdict           string
+	VerdictClass      string
 }
 
 // HTML writes one self-contained page: inline CSS, charts as inline SVG, a
@@ -57,6 +59,8 @@ func HTML(w io.Writer, r *Report, charts []chart) error {
 		Overheads:         overheadRows(benches),
 		Confidence:        confidenceLabel(benches),
 		Anchors:           anchorRows(r),
+		Verdict:           verdict(r.Totals),
+		VerdictClass:      verdictClass(r.Totals),
 	}
 	for _, c := range charts {
 		page.Charts = append(page.Charts, htmlChart{Ref: c.ref, SVG: template.HTML(inlineSVG(c.svg))})

@@ -13,8 +13,12 @@ func Markdown(w io.Writer, r *Report) error {
 	m := &mdWriter{}
 	m.line("# meshgate report")
 	m.line("")
-	m.line("**%s %s** · %s · %d run(s) · generated %s%s", outcomeIcon(r.Totals.Outcome()), r.Totals.Outcome(),
-		totalsLine(r.Totals), len(r.Runs), r.Generated.UTC().Format("2006-01-02 15:04 UTC"), ifSet(" · meshgate ", r.Meshgate))
+	counts := ""
+	if r.Totals.Scenarios > 0 {
+		counts = " · " + totalsLine(r.Totals)
+	}
+	m.line("**%s %s**%s · %d run(s) · generated %s%s", outcomeIcon(r.Totals.Outcome()), verdict(r.Totals),
+		counts, len(r.Runs), r.Generated.UTC().Format("2006-01-02 15:04 UTC"), ifSet(" · meshgate ", r.Meshgate))
 	m.line("")
 	m.runs(r)
 	m.scenarios(r)

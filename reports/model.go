@@ -59,9 +59,12 @@ type Totals struct {
 }
 
 // Outcome is the report's overall verdict: failed if anything failed, passed
-// if anything passed, skipped otherwise.
+// if anything passed, skipped otherwise; empty when there were no scenarios
+// (a bench-only report has no verdict to give).
 func (t Totals) Outcome() Outcome {
 	switch {
+	case t.Scenarios == 0:
+		return ""
 	case t.Failed > 0:
 		return Failed
 	case t.Passed > 0:

@@ -291,8 +291,26 @@ func shortStat(s string) string {
 	return strings.Join(parts[len(parts)-2:], ".")
 }
 
+// verdict is the report's headline: its outcome, or what it holds when
+// there were no scenarios.
+func verdict(t Totals) string {
+	if o := t.Outcome(); o != "" {
+		return string(o)
+	}
+	return "latency only"
+}
+
+func verdictClass(t Totals) string {
+	if o := t.Outcome(); o != "" {
+		return string(o)
+	}
+	return "none"
+}
+
 func outcomeIcon(o Outcome) string {
 	switch o {
+	case "":
+		return "📊"
 	case Passed:
 		return "✅"
 	case Failed:

@@ -48,8 +48,8 @@ In GitHub Actions:  cat DIR/report.md >> "$GITHUB_STEP_SUMMARY"`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "report: %s · %d run(s), %d scenario(s) (%d passed, %d failed, %d skipped, %d not supported), %d chart(s)\n",
-				r.Totals.Outcome(), len(r.Runs), r.Totals.Scenarios, r.Totals.Passed, r.Totals.Failed, r.Totals.Skipped, r.Totals.NotSupported, len(r.Charts))
+			fmt.Fprintf(a.stdout, "report: %d run(s), %d scenario(s) (%d passed, %d failed, %d skipped, %d not supported), %d chart(s)\n",
+				len(r.Runs), r.Totals.Scenarios, r.Totals.Passed, r.Totals.Failed, r.Totals.Skipped, r.Totals.NotSupported, len(r.Charts))
 			for _, f := range []string{reports.JSONFile, reports.MarkdownFile, reports.HTMLFile} {
 				fmt.Fprintf(a.stdout, "  %s\n", filepath.Join(out, f))
 			}
