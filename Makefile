@@ -31,8 +31,8 @@ bench: ## latency overhead per hop on a kind cluster
 bench-local: ## the same bench engine on loopback, no cluster
 	$(GO) run ./cmd/meshgate bench --local --out $(OUT)
 
-report: ## build reports from run folders: make report IN="reports/out/a reports/out/b"
-	$(GO) run ./cmd/meshgate report $(foreach d,$(IN),--in $(d)) --out $(OUT)/report
+report: ## JSON, Markdown, HTML, charts, JUnit from run folders: make report IN="reports/out/a reports/out/b" [OUT=dir]
+	$(GO) run ./cmd/meshgate report $(if $(IN),,$(error IN is empty: make report IN="reports/out/<run> ...")) $(foreach d,$(IN),--in $(d)) --out $(OUT)/report
 
 lint: ## gofmt, go vet, actionlint on the workflows
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
