@@ -98,13 +98,13 @@ func ReadRuns(ctx context.Context, dirs []string) (*Report, []junitPart, error) 
 	var parts []junitPart
 	var errs []error
 	names := map[string]int{}
-	for _, dir := range dirs {
-		run, ps, err := readRun(ctx, dir)
+	for _, in := range expandRunFolders(dirs) {
+		run, ps, err := readRun(ctx, in.dir)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		run.Name = uniqueName(names, filepath.Base(filepath.Clean(dir)))
+		run.Name = uniqueName(names, in.name)
 		for i := range ps {
 			ps[i].run = run.Name
 		}
@@ -116,6 +116,47 @@ func ReadRuns(ctx context.Context, dirs []string) (*Report, []junitPart, error) 
 	}
 	r.Totals = totals(r.Runs)
 	return r, parts, nil
+}
+
+type runFolder struct{ dir, name string }
+
+// expandRunFolders lets --in name the parent of run folders too: `meshgate
+// e2e --out runs/a` writes one subfolder per mesh (runs/a/kuma,
+// runs/a/istio), and --in runs/a reads each, named "a/kuma", "a/istio".
+func expandRunFolders(dirs []string) []runFolder {
+	var out []runFolder
+	for _, d := range dirs {
+		base := filepath.Base(filepath.Clean(d))
+		if isRunFolder(d) {
+			out = append(out, runFolder{d, base})
+			continue
+		}
+		entries, err := os.ReadDir(d)
+		var subs []runFolder
+		for _, e := range entries {
+			if sub := filepath.Join(d, e.Name()); e.IsDir() && isRunFolder(sub) {
+				subs = append(subs, runFolder{sub, base + "/" + e.Name()})
+			}
+		}
+		if err != nil || len(subs) == 0 {
+			out = append(out, runFolder{d, base}) // readRun says what is wrong
+			continue
+		}
+		out = append(out, subs...)
+	}
+	return out
+}
+
+func isRunFolder(dir string) bool {
+	if exists(filepath.Join(dir, bench.SummaryFile)) || exists(filepath.Join(dir, scenarios.ResultFile)) {
+		return true
+	}
+	for _, pattern := range []string{"*.xml", filepath.Join("junit", "*.xml")} {
+		if m, _ := filepath.Glob(filepath.Join(dir, pattern)); len(m) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func uniqueName(seen map[string]int, name string) string {

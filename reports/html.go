@@ -44,6 +44,8 @@ type htmlPage struct {
 	Anchors           []anchorRow
 	Verdict           string
 	VerdictClass      string
+	MatrixRuns        []string
+	MatrixRows        []matrixRow
 }
 
 // HTML writes one self-contained page: inline CSS, charts as inline SVG, a
@@ -62,6 +64,7 @@ func HTML(w io.Writer, r *Report, charts []chart) error {
 		Verdict:           verdict(r.Totals),
 		VerdictClass:      verdictClass(r.Totals),
 	}
+	page.MatrixRuns, page.MatrixRows = scenarioMatrix(r)
 	for _, c := range charts {
 		page.Charts = append(page.Charts, htmlChart{Ref: c.ref, SVG: template.HTML(inlineSVG(c.svg))})
 	}

@@ -10,7 +10,20 @@ import (
 // summary ($GITHUB_STEP_SUMMARY) or a pull-request comment: tables, no
 // images (a job summary cannot show the run's files), details folded.
 func Markdown(w io.Writer, r *Report) error {
-	m := &mdWriter{}
+	md := markdown(r, false)
+	if len(md) > summaryLimit {
+		md = markdown(r, true)
+	}
+	_, err := io.WriteString(w, md)
+	return err
+}
+
+// summaryLimit keeps report.md under GitHub's 1 MiB job-summary limit: past
+// it, the per-scenario evidence is left to index.html and report.json.
+const summaryLimit = 1000 * 1000
+
+func markdown(r *Report, fold bool) string {
+	m := &mdWriter{fold: fold}
 	m.line("# meshgate report")
 	m.line("")
 	counts := ""
@@ -34,11 +47,13 @@ func Markdown(w io.Writer, r *Report) error {
 	if len(r.Charts) > 0 {
 		m.line("Charts (SVG and PNG) are in the report folder: %s; `index.html` shows them all in one page.", chartList(r.Charts))
 	}
-	_, err := io.WriteString(w, m.String())
-	return err
+	return m.String()
 }
 
-type mdWriter struct{ strings.Builder }
+type mdWriter struct {
+	strings.Builder
+	fold bool // leave out per-scenario details (size limit)
+}
 
 func (m *mdWriter) line(format string, args ...any) {
 	if len(args) == 0 {
@@ -111,6 +126,28 @@ func (m *mdWriter) scenarios(r *Report) {
 		}
 	}
 	m.line("")
+	if runs, rows := scenarioMatrix(r); len(rows) > 0 {
+		m.line("### Side by side")
+		m.line("")
+		m.header(append([]string{"scenario"}, runs...)...)
+		for _, row := range rows {
+			cells := []string{"`" + row.ID + "`"}
+			for _, o := range row.Cells {
+				if o == "" {
+					cells = append(cells, "–")
+				} else {
+					cells = append(cells, outcomeIcon(o)+" "+string(o))
+				}
+			}
+			m.row(cells...)
+		}
+		m.line("")
+	}
+	if m.fold {
+		m.line("_Per-scenario evidence is left out to keep this summary under GitHub's size limit: see `index.html` or `report.json`._")
+		m.line("")
+		return
+	}
 	for _, run := range r.Runs {
 		for _, s := range run.Scenarios {
 			m.scenarioDetails(run.Name, s)

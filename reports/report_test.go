@@ -360,6 +360,26 @@ func TestNotARunFolder(t *testing.T) {
 	}
 }
 
+func TestParentOfRunFoldersExpands(t *testing.T) {
+	root := t.TempDir()
+	writeE2EFolder(t, filepath.Join(root, "a", "kuma"))
+	writeE2EFolder(t, filepath.Join(root, "a", "istio"))
+	if err := os.MkdirAll(filepath.Join(root, "a", "notes"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := ReadRuns(t.Context(), []string{filepath.Join(root, "a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, run := range r.Runs {
+		names = append(names, run.Name)
+	}
+	if strings.Join(names, ",") != "a/istio,a/kuma" {
+		t.Errorf("runs %v, want a/istio and a/kuma", names)
+	}
+}
+
 func TestJUnitOnlyFolderGivesScenarios(t *testing.T) {
 	dir := t.TempDir()
 	writeE2EFolder(t, dir)

@@ -369,6 +369,39 @@ func totalsLine(t Totals) string {
 	return strings.Join(parts, " · ")
 }
 
+// scenarioMatrix lines up scenario outcomes across runs, when at least two
+// runs have scenarios (versions or meshes side by side).
+func scenarioMatrix(r *Report) (runs []string, rows []matrixRow) {
+	var withScenarios []Run
+	for _, run := range r.Runs {
+		if len(run.Scenarios) > 0 {
+			withScenarios = append(withScenarios, run)
+			runs = append(runs, run.Name)
+		}
+	}
+	if len(withScenarios) < 2 {
+		return nil, nil
+	}
+	index := map[string]int{}
+	for ri, run := range withScenarios {
+		for _, sc := range run.Scenarios {
+			i, ok := index[sc.ID]
+			if !ok {
+				i = len(rows)
+				index[sc.ID] = i
+				rows = append(rows, matrixRow{ID: sc.ID, Cells: make([]Outcome, len(withScenarios))})
+			}
+			rows[i].Cells[ri] = sc.Outcome
+		}
+	}
+	return runs, rows
+}
+
+type matrixRow struct {
+	ID    string
+	Cells []Outcome // "" where the run did not have the scenario
+}
+
 func hasScenarios(r *Report) bool {
 	return slices.ContainsFunc(r.Runs, func(run Run) bool { return len(run.Scenarios) > 0 })
 }
