@@ -62,7 +62,7 @@ vegeta report reads.`,
   meshgate bench --mesh istio --out reports/out/bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBench(cmd.Context(), a, cmd.Flags(), f)
+			return runBench(cmd.Context(), a, cmd.Flags(), &f)
 		},
 	}
 	fl := cmd.Flags()
@@ -95,7 +95,7 @@ vegeta report reads.`,
 	return cmd
 }
 
-func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f benchFlags) error {
+func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) error {
 	modes := 0
 	for _, on := range []bool{f.local, f.mesh != "", f.in != ""} {
 		if on {
@@ -136,10 +136,10 @@ func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f benchFlags) erro
 			}
 		}
 		dir = outDir(f.out)
-		s, err = benchLocal(ctx, a, f, dir)
+		s, err = benchLocal(ctx, a, *f, dir)
 	default:
 		dir = outDir(f.out)
-		s, err = benchCluster(ctx, a, f, dir)
+		s, err = benchCluster(ctx, a, *f, dir)
 	}
 	if err != nil {
 		return err
