@@ -65,7 +65,7 @@ func benchStats(b *testing.B, reps int) {
 	b.StopTimer()
 	// CPU time, not wall time, is what "≤ 1 s on one core" means on a
 	// machine shared with other work.
-	b.ReportMetric((cpuTime() - cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 	runtime.ReadMemStats(&after)
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/1e6, "MB-alloc/op")
 	// The inputs (16 MB) stay live beside the clones.
