@@ -127,15 +127,22 @@ func BenchmarkLoaderVsCLI5k(b *testing.B) {
 	d := 3 * time.Second
 	for range b.N {
 		var ours []int64
+		c0 := cpuTime()
 		err := Attack(context.Background(), AttackSpec{Name: "ours", URL: srv.URL + "/bytes/1024", Rate: rate, Duration: Duration(d), Warmup: Duration(500 * time.Millisecond), Connections: conns},
 			func(r *vegeta.Result) error { ours = append(ours, int64(r.Latency)); return nil })
 		if err != nil {
 			b.Fatal(err)
 		}
-		theirs := runVegetaCLI(b, cli, srv.URL+"/bytes/1024", rate, conns, d+500*time.Millisecond)
+		c1 := cpuTime()
+		theirs, cliCPU := runVegetaCLI(b, cli, srv.URL+"/bytes/1024", rate, conns, d+500*time.Millisecond)
+		c2 := cpuTime()
+		// This process runs the echo server in both attacks and the loader
+		// only in the first: the difference is the loader's CPU.
+		b.ReportMetric((c1 - c0 - (c2 - c1)).Seconds(), "cpu-s-loader")
+		b.ReportMetric(cliCPU.Seconds(), "cpu-s-cli")
 		slices.Sort(ours)
 		slices.Sort(theirs)
-		// The CLI cannot drop a warm-up: drop its first half second of results by count.
+		// The CLI cannot drop a warm-up: runVegetaCLI drops its first half second.
 		po, pt := ms(Percentile(ours, 0.5)), ms(Percentile(theirs, 0.5))
 		b.ReportMetric(po, "p50-ms-loader")
 		b.ReportMetric(pt, "p50-ms-cli")
@@ -175,7 +182,7 @@ func buildVegetaCLI(b *testing.B) string {
 	return bin
 }
 
-func runVegetaCLI(b *testing.B, cli, url string, rate, conns int, d time.Duration) []int64 {
+func runVegetaCLI(b *testing.B, cli, url string, rate, conns int, d time.Duration) ([]int64, time.Duration) {
 	b.Helper()
 	cmd := exec.Command(cli, "attack", "-rate", fmt.Sprint(rate), "-duration", d.String(), "-connections", fmt.Sprint(conns),
 		"-max-connections", fmt.Sprint(conns), "-http2=false", "-keepalive=true", "-workers", fmt.Sprint(conns))
@@ -202,5 +209,5 @@ func runVegetaCLI(b *testing.B, cli, url string, rate, conns int, d time.Duratio
 		}
 		lat = append(lat, int64(r.Latency))
 	}
-	return lat
+	return lat, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
