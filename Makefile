@@ -25,8 +25,8 @@ e2e: ## the main job: doctor, a kind cluster, the Kuma and Istio suites (MESH=ku
 e2e-edge: ## edge mTLS suites in containers (Kong, NGINX, Envoy); needs Docker
 	$(GO) test ./suites/edge/... -count=1 -v -args -ginkgo.v -ginkgo.label-filter=edge
 
-bench: ## latency overhead per hop on a kind cluster
-	$(GO) run ./cmd/meshgate bench $(if $(MESH),--mesh $(MESH)) --out $(OUT)
+bench: ## latency overhead per hop on a kind cluster (MESH=kuma|istio narrows; needs Docker)
+	set -e; for m in $(or $(MESH),kuma istio); do $(GO) run ./cmd/meshgate bench --mesh $$m --out $(OUT)/bench-$$m; done
 
 bench-local: ## the same bench engine on loopback, no cluster
 	$(GO) run ./cmd/meshgate bench --local --out $(OUT)

@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 )
@@ -20,7 +19,7 @@ func Analyze(dir string, s *Summary) error {
 	s.Overheads, s.NoiseFloor = []Overhead{}, []Overhead{}
 	var violations []string
 	for _, conns := range s.Config.Connections {
-		pools := map[string][]int64{}
+		pools := map[string][][]int64{}
 		runs := map[string]int{}
 		for i := range s.Runs {
 			run := &s.Runs[i]
@@ -36,7 +35,7 @@ func Analyze(dir string, s *Summary) error {
 				violations = append(violations, fmt.Sprintf("run %s c%d r%d rejected: %s", run.Mode, conns, run.Repetition, strings.Join(run.RejectReason, "; ")))
 				continue
 			}
-			pools[run.Mode] = append(pools[run.Mode], d.lat...)
+			pools[run.Mode] = append(pools[run.Mode], d.lat) // sorted by fillRun
 			runs[run.Mode]++
 		}
 		v, err := overheadsAt(s, conns, pools, runs)
@@ -92,13 +91,10 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // Seconds returns the duration in seconds.
 func (d Duration) Seconds() float64 { return float64(d) / 1e9 }
 
-func overheadsAt(s *Summary, conns int, pools map[string][]int64, runs map[string]int) ([]string, error) {
+func overheadsAt(s *Summary, conns int, pools map[string][][]int64, runs map[string]int) ([]string, error) {
 	base := s.Config.Baseline
 	if runs[base] == 0 {
 		return []string{fmt.Sprintf("c%d: no accepted %s run, so no overhead at %d connections", conns, base, conns)}, nil
-	}
-	for _, p := range pools {
-		slices.Sort(p)
 	}
 	var violations []string
 	for _, mode := range s.Config.Modes {
@@ -110,20 +106,20 @@ func overheadsAt(s *Summary, conns int, pools map[string][]int64, runs map[strin
 			continue
 		}
 		for _, q := range quantiles {
-			iv, err := BootstrapDiff(pools[mode], pools[base], q.Q, s.Config.Resamples, s.Config.Confidence, subSeed(s.Config.Seed, mode, conns, q.Name))
+			iv, err := BootstrapGroups(pools[mode], pools[base], q.Q, s.Config.Resamples, s.Config.Confidence, subSeed(s.Config.Seed, mode, conns, q.Name))
 			if err != nil {
 				return nil, fmt.Errorf("%s vs %s at c%d %s: %w", mode, base, conns, q.Name, err)
 			}
-			n := min(len(pools[mode]), len(pools[base]))
+			nm, nb := total(pools[mode]), total(pools[base])
 			o := Overhead{
 				Mode: mode, Baseline: base, Connections: conns, Percentile: q.Name,
-				ModeMs: ms(Percentile(pools[mode], q.Q)), BaselineMs: ms(Percentile(pools[base], q.Q)),
+				ModeMs: ms(newGroups(pools[mode]).pooled(q.Q)), BaselineMs: ms(newGroups(pools[base]).pooled(q.Q)),
 				OverheadMs: iv.Point, CILowMs: iv.Low, CIHighMs: iv.High,
 				Confidence: s.Config.Confidence, Resamples: s.Config.Resamples,
 				ModeRuns: runs[mode], BaselineRuns: runs[base],
-				ModeSamples: len(pools[mode]), BaseSamples: len(pools[base]),
+				ModeSamples: nm, BaseSamples: nb,
 				Significant:   iv.Low > 0 || iv.High < 0,
-				Interpretable: q.Q < 1 && float64(n)*(1-q.Q) >= minTail,
+				Interpretable: q.Q < 1 && float64(min(nm, nb))*(1-q.Q) >= minTail,
 			}
 			if mode == s.Config.AAMode {
 				s.NoiseFloor = append(s.NoiseFloor, o)

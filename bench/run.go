@@ -146,6 +146,11 @@ func Execute(ctx context.Context, dir string, p Plan, loader Loader, log *slog.L
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("bench plan: %w", err)
 	}
+	for _, m := range p.Modes {
+		if m.Loader == nil && loader == nil {
+			return nil, fmt.Errorf("bench plan: mode %s has no loader", m.Name)
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(dir, RawDir), 0o755); err != nil {
 		return nil, fmt.Errorf("create run folder: %w", err)
 	}

@@ -71,19 +71,28 @@ type Interval struct {
 	Point, Low, High float64 // milliseconds
 }
 
-// BootstrapDiff returns percentile q of a minus percentile q of b (both
-// sorted ascending, nanoseconds) with a percentile-bootstrap interval at the
-// given confidence from the given number of resamples, reproducible from seed.
-//
-// Each resample's q-quantile is drawn from its exact distribution instead of
-// materialising n resampled values: resampling n indices uniformly and taking
-// the k-th smallest value yields sorted[ceil(n·U)−1] with U the k-th order
-// statistic of n uniforms, which is Beta(k, n−k+1). So a resample costs two
-// Gamma draws instead of O(n log n), and the result has the same distribution
-// as the textbook bootstrap (TestBootstrapMatchesNaiveResampling checks it).
+// BootstrapDiff is BootstrapGroups for one run per side.
 func BootstrapDiff(a, b []int64, q float64, resamples int, confidence float64, seed uint64) (Interval, error) {
-	if len(a) == 0 || len(b) == 0 {
-		return Interval{}, fmt.Errorf("bootstrap needs samples on both sides, have %d and %d", len(a), len(b))
+	return BootstrapGroups([][]int64{a}, [][]int64{b}, q, resamples, confidence, seed)
+}
+
+// BootstrapGroups returns percentile q of the pooled runs a minus that of
+// the pooled runs b (each run sorted ascending, nanoseconds) with a
+// two-stage percentile-bootstrap interval at the given confidence,
+// reproducible from seed. Stage one resamples whole runs (repetitions) with
+// replacement, so the spread between repetitions (a noisy neighbour, a GC
+// pause, a stalled core) widens the interval instead of hiding in a million
+// correlated samples; stage two resamples latencies within the chosen runs.
+//
+// Stage two never materialises the n resampled values: the k-th smallest of
+// n values drawn uniformly from a sorted multiset is its ceil(n·U)-th
+// element, with U the k-th order statistic of n uniforms, which is
+// Beta(k, n−k+1). That element is found by bisection over the runs' sorted
+// arrays. The result has the textbook bootstrap's distribution
+// (TestBootstrapMatchesNaiveResampling) at a cost independent of n.
+func BootstrapGroups(a, b [][]int64, q float64, resamples int, confidence float64, seed uint64) (Interval, error) {
+	if total(a) == 0 || total(b) == 0 {
+		return Interval{}, fmt.Errorf("bootstrap needs samples on both sides, have %d and %d", total(a), total(b))
 	}
 	if resamples < 100 {
 		return Interval{}, fmt.Errorf("bootstrap resamples is %d, want at least 100", resamples)
@@ -92,26 +101,123 @@ func BootstrapDiff(a, b []int64, q float64, resamples int, confidence float64, s
 		return Interval{}, fmt.Errorf("confidence is %g, want in (0, 1)", confidence)
 	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	ga, gb := newGroups(a), newGroups(b)
 	diffs := make([]float64, resamples)
 	for i := range diffs {
-		diffs[i] = ms(bootQuantile(rng, a, q)) - ms(bootQuantile(rng, b, q))
+		diffs[i] = ms(ga.draw(rng, q)) - ms(gb.draw(rng, q))
 	}
 	slices.Sort(diffs)
 	alpha := (1 - confidence) / 2
 	return Interval{
-		Point: ms(Percentile(a, q)) - ms(Percentile(b, q)),
+		Point: ms(ga.pooled(q)) - ms(gb.pooled(q)),
 		Low:   diffs[rank(alpha, resamples)],
 		High:  diffs[rank(1-alpha, resamples)],
 	}, nil
 }
 
-// bootQuantile draws the q-quantile of one bootstrap resample of sorted.
-func bootQuantile(rng *rand.Rand, sorted []int64, q float64) int64 {
-	n := len(sorted)
-	k := rank(q, n) + 1 // 1-based order statistic
+func total(g [][]int64) int {
+	n := 0
+	for _, x := range g {
+		n += len(x)
+	}
+	return n
+}
+
+// groups are sorted runs with a multiplicity each (how often the current
+// resample picked the run).
+type groups struct {
+	runs [][]int64
+	mult []int
+}
+
+func newGroups(runs [][]int64) *groups {
+	var g groups
+	for _, r := range runs {
+		if len(r) > 0 {
+			g.runs = append(g.runs, r)
+		}
+	}
+	g.mult = make([]int, len(g.runs))
+	return &g
+}
+
+// pooled is the exact nearest-rank q-quantile of all runs together.
+func (g *groups) pooled(q float64) int64 {
+	for i := range g.mult {
+		g.mult[i] = 1
+	}
+	n := total(g.runs)
+	return g.kth(rank(q, n)+1, q)
+}
+
+// draw returns the q-quantile of one two-stage bootstrap resample.
+func (g *groups) draw(rng *rand.Rand, q float64) int64 {
+	clear(g.mult)
+	n := 0
+	for range g.runs {
+		i := rng.IntN(len(g.runs))
+		g.mult[i]++
+		n += len(g.runs[i])
+	}
+	k := rank(q, n) + 1
 	u := betaDraw(rng, float64(k), float64(n-k+1))
-	i := int(math.Ceil(u*float64(n))) - 1
-	return sorted[min(max(i, 0), n-1)]
+	j := min(max(int(math.Ceil(u*float64(n))), 1), n)
+	return g.kth(j, float64(j)/float64(n))
+}
+
+// kth returns the j-th smallest (1-based) value of the multiset union of
+// the runs under g.mult. The answer lies between the runs' own quantiles at
+// fraction f = j/n, which brackets the bisection tightly.
+func (g *groups) kth(j int, f float64) int64 {
+	if len(g.runs) == 1 {
+		return g.runs[0][j-1]
+	}
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for i, r := range g.runs {
+		if g.mult[i] == 0 {
+			continue
+		}
+		v := r[rank(f, len(r))]
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	// Widen to the true bounds if the bracket is not one (ties at edges).
+	if g.count(lo-1) >= j {
+		lo = math.MaxInt64
+		for i, r := range g.runs {
+			if g.mult[i] > 0 {
+				lo = min(lo, r[0])
+			}
+		}
+	}
+	if g.count(hi) < j {
+		for i, r := range g.runs {
+			if g.mult[i] > 0 {
+				hi = max(hi, r[len(r)-1])
+			}
+		}
+	}
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if g.count(mid) >= j {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+// count is how many values of the weighted union are ≤ v.
+func (g *groups) count(v int64) int {
+	c := 0
+	for i, r := range g.runs {
+		if g.mult[i] == 0 {
+			continue
+		}
+		n, _ := slices.BinarySearch(r, v+1) // values ≤ v
+		c += g.mult[i] * n
+	}
+	return c
 }
 
 func betaDraw(rng *rand.Rand, a, b float64) float64 {

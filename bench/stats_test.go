@@ -141,3 +141,48 @@ func TestBootstrapDiffRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// Pooled quantiles from several runs must equal the quantile of the
+// concatenation, whatever the runs' sizes and overlaps.
+func TestGroupsPooledIsExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	runs := [][]int64{sample(rng, 1000, 0), sample(rng, 777, 30e3), sample(rng, 5, 1e6), {200e3, 200e3, 200e3}}
+	all := slices.Concat(runs...)
+	slices.Sort(all)
+	g := newGroups(runs)
+	for _, q := range []float64{0, 0.001, 0.5, 0.9, 0.99, 0.999, 1} {
+		if got, want := g.pooled(q), Percentile(all, q); got != want {
+			t.Errorf("q=%g: pooled %d, concatenated %d", q, got, want)
+		}
+	}
+}
+
+// Repetitions that disagree (a slow minute on a shared machine) must widen
+// the interval: an A/A comparison whose runs shift by ±0.2 ms between
+// repetitions may not claim a difference, though each run has 5,000 samples.
+func TestBootstrapGroupsSeesSpreadBetweenRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 11))
+	shifts := []float64{-200e3, 0, 200e3, 100e3, -100e3}
+	var a, b [][]int64
+	for i := range 5 {
+		a = append(a, sample(rng, 5000, 300e3+shifts[i]))
+		b = append(b, sample(rng, 5000, 300e3+shifts[(i+2)%5]*0.5))
+	}
+	grouped, err := BootstrapGroups(a, b, 0.5, 2000, 0.95, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pooledA, pooledB := slices.Concat(a...), slices.Concat(b...)
+	slices.Sort(pooledA)
+	slices.Sort(pooledB)
+	iid, _ := BootstrapDiff(pooledA, pooledB, 0.5, 2000, 0.95, 1)
+	if grouped.Point != iid.Point {
+		t.Errorf("point estimates differ: grouped %g, pooled %g", grouped.Point, iid.Point)
+	}
+	if !(grouped.Low < 0 && 0 < grouped.High) {
+		t.Errorf("A/A interval [%g, %g] ms excludes 0 despite the spread between runs", grouped.Low, grouped.High)
+	}
+	if grouped.High-grouped.Low < 3*(iid.High-iid.Low) {
+		t.Errorf("grouped interval width %g is not much wider than the i.i.d. width %g", grouped.High-grouped.Low, iid.High-iid.Low)
+	}
+}

@@ -15,15 +15,17 @@ import (
 	"github.com/meshgate/meshgate/bench"
 	"github.com/meshgate/meshgate/fixtures/apps/echo/echoserver"
 	"github.com/meshgate/meshgate/internal/cluster"
+	"github.com/meshgate/meshgate/internal/stack"
 )
 
 type benchFlags struct {
-	local, noAA, verbose bool
-	mesh, out, proxy     string
-	compare, in          string
-	injectDelay          time.Duration
-	opts                 bench.Options
-	gate                 bench.Gate
+	local, noAA, verbose   bool
+	mesh, out, proxy       string
+	compare, in            string
+	jwtToken, kongPlainURL string
+	injectDelay            time.Duration
+	opts                   bench.Options
+	gate                   bench.Gate
 }
 
 // Local mode measures one proxy hop on loopback: shorter runs at one
@@ -60,7 +62,7 @@ vegeta report reads.`,
   meshgate bench --mesh istio --out reports/out/bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBench(cmd.Context(), a, cmd.Flags(), f)
+			return runBench(cmd.Context(), a, cmd.Flags(), &f)
 		},
 	}
 	fl := cmd.Flags()
@@ -71,6 +73,8 @@ vegeta report reads.`,
 	fl.StringVar(&f.compare, "compare", "", "gate against this older summary.json (or its run folder)")
 	fl.StringVar(&f.proxy, "proxy", bench.ProxyAuto, "local proxy hop: auto, nginx or go")
 	fl.DurationVar(&f.injectDelay, "inject-delay", 0, "local only: add this delay to every request through the proxy hop (to see the gate fail)")
+	fl.StringVar(&f.jwtToken, "jwt-token", "", "cluster, Istio: bearer token for mode kong-mesh-jwt")
+	fl.StringVar(&f.kongPlainURL, "kong-plain-url", "", "cluster: URL of a Kong outside the mesh for mode kong (default kong-plain-gateway-proxy in the bench namespace)")
 	fl.BoolVar(&f.noAA, "no-aa", false, "skip the A/A baseline (no noise floor)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log progress to stderr")
 	fl.IntVar(&f.opts.Rate, "rate", f.opts.Rate, "requests per second, constant (open model)")
@@ -91,7 +95,7 @@ vegeta report reads.`,
 	return cmd
 }
 
-func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f benchFlags) error {
+func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) error {
 	modes := 0
 	for _, on := range []bool{f.local, f.mesh != "", f.in != ""} {
 		if on {
@@ -132,9 +136,10 @@ func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f benchFlags) erro
 			}
 		}
 		dir = outDir(f.out)
-		s, err = benchLocal(ctx, a, f, dir)
+		s, err = benchLocal(ctx, a, *f, dir)
 	default:
-		return benchCluster(ctx, f)
+		dir = outDir(f.out)
+		s, err = benchCluster(ctx, a, *f, dir)
 	}
 	if err != nil {
 		return err
@@ -217,14 +222,29 @@ func dropMode(modes []bench.Mode, name string) []bench.Mode {
 	return out
 }
 
-func benchCluster(ctx context.Context, f benchFlags) error {
-	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: f.mesh})
+func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench.Summary, error) {
+	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: f.mesh, BodyBytes: f.opts.BodyBytes, JWTToken: f.jwtToken, KongPlainURL: f.kongPlainURL})
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return nil, &exitError{code: 2, err: err}
 	}
 	if err := cluster.DockerReachable(ctx); err != nil {
-		return fmt.Errorf("bench --mesh %s needs a kind cluster, so Docker: %w. `meshgate bench --local` runs the same engine on loopback without one", f.mesh, err)
+		return nil, fmt.Errorf("bench --mesh %s needs a kind cluster, so Docker: %w. `meshgate bench --local` runs the same engine on loopback without one", f.mesh, err)
 	}
-	return fmt.Errorf("bench --mesh %s: the cluster run (%s) needs the environment from `meshgate up --mesh %s` with the bench fixtures; this build plans it (modes %s) but does not deploy them yet",
-		f.mesh, "loadgen pods on the node labelled "+cluster.LoadgenNodeLabel+"="+cluster.LoadgenPool, f.mesh, strings.Join(plan.ModeNames(), ", "))
+	if err := plan.Validate(); err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("%w (--jwt-token)", err)}
+	}
+	log := benchLogger(a, f.verbose)
+	env, err := stack.Up(ctx, stack.Options{Mesh: f.mesh, Log: log, RunDir: filepath.Join(dir, "cluster")})
+	if err != nil {
+		return nil, fmt.Errorf("bench --mesh %s: bring up the cluster: %w", f.mesh, err)
+	}
+	defer func() {
+		// A fresh context: ctx may be cancelled (Ctrl-C) and the cluster must still go.
+		if err := stack.Down(context.Background(), env, stack.DownOptions{}); err != nil {
+			fmt.Fprintln(a.stderr, "meshgate bench: take the cluster down:", err)
+		}
+	}()
+	fmt.Fprintf(a.stderr, "meshgate bench: modes %s from loadgen pods on the node labelled %s=%s; writing %s\n",
+		strings.Join(plan.ModeNames(), ", "), cluster.LoadgenNodeLabel, cluster.LoadgenPool, dir)
+	return bench.RunCluster(ctx, env, plan, f.opts, dir)
 }

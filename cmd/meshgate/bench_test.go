@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meshgate/meshgate/bench"
 )
@@ -47,6 +48,21 @@ func TestBenchLocalAndGate(t *testing.T) {
 	code, out, errOut = runCLI(t, append([]string{"bench", "--local", "--out", b, "--inject-delay", "3ms", "--compare", a}, quick...)...)
 	if code != 1 || !strings.Contains(out, "gate: FAIL") || !strings.Contains(out, "proxy c4 p50: overhead grew by +3.") || !strings.Contains(errOut, "latency regression gate failed") {
 		t.Errorf("gate on a 3 ms regression: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+func TestBenchLocalDefaults(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	code, out, errOut := runCLI(t, "bench", "--local", "--out", dir, "--duration", "1s", "--reps", "1", "--rate", "200", "--resamples", "200", "--proxy", "go", "--rate-tolerance", "0.05")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	s, err := bench.ReadSummary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(s.Config.Warmup) != time.Second || len(s.Config.Connections) != 1 || s.Config.Connections[0] != 16 || s.Config.Rate != 200 {
+		t.Errorf("--local defaults (warm-up 1s, 16 connections) not applied or flags lost: %+v", s.Config)
 	}
 }
 
