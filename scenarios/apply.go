@@ -48,7 +48,7 @@ func (a *KubeApplier) Apply(ctx context.Context, set fixtures.Set) error {
 			labels = map[string]string{}
 		}
 		labels[fixtures.LabelManagedBy] = fixtures.ManagedBy
-		if a.RunID != "" {
+		if a.RunID != "" && !shared[u.GetKind()] {
 			labels[fixtures.LabelRun] = a.RunID
 		}
 		u.SetLabels(labels)
@@ -151,12 +151,14 @@ func conditionTrue(u *unstructured.Unstructured, path []string, typ string, gen 
 
 func (a *KubeApplier) waitReady(ctx context.Context, want *unstructured.Unstructured) error {
 	start := time.Now()
+	missing := "not read yet"
 	for {
 		got := &unstructured.Unstructured{}
 		got.SetGroupVersionKind(want.GroupVersionKind())
 		err := a.Client.Get(ctx, client.ObjectKeyFromObject(want), got)
-		missing := ""
 		switch {
+		case err != nil && ctx.Err() != nil:
+			// The deadline hit mid-read: report what was last missing.
 		case err != nil:
 			missing = err.Error()
 		default:
@@ -176,8 +178,12 @@ func (a *KubeApplier) waitReady(ctx context.Context, want *unstructured.Unstruct
 	}
 }
 
-// Cleanup deletes what Apply created, last first, except Meshes: the Kuma
-// control plane owns Mesh "default" and meshgate only patched it.
+// shared kinds are cluster-wide objects meshgate patches but does not own:
+// Kuma's control plane creates Mesh "default", and Kong's GatewayClass serves
+// every Gateway. They get no run label, so cleanup by run leaves them.
+var shared = map[string]bool{"Mesh": true, "GatewayClass": true}
+
+// Cleanup deletes what Apply created, last first, except the shared kinds.
 func (a *KubeApplier) Cleanup(ctx context.Context) error {
 	a.mu.Lock()
 	objs := a.applied
@@ -186,7 +192,7 @@ func (a *KubeApplier) Cleanup(ctx context.Context) error {
 	var errs []error
 	for i := len(objs) - 1; i >= 0; i-- {
 		o := objs[i]
-		if o.GetKind() == "Mesh" {
+		if shared[o.GetKind()] {
 			continue
 		}
 		if err := a.Client.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {

@@ -23,6 +23,13 @@ const (
 	ReproduceThreshold = 0.95
 )
 
+// What Kong's targets must be in each step.
+var (
+	podIPs      = TargetWant{Kind: probe.TargetPodIP, Port: "8080"}
+	bridge80    = TargetWant{Kind: probe.TargetHostname, Host: kuma.HostMeshPort, Port: "80"}
+	serviceHost = TargetWant{Kind: probe.TargetHostname, Host: kuma.Backend + "." + kuma.Namespace + ".svc", Port: "8080"}
+)
+
 func init() { register(MeshKuma, Kuma) }
 
 // Kuma returns the Kuma scenarios in story order: the bug, the two fixes,
@@ -55,14 +62,14 @@ func Kuma(cfg Config) []Scenario {
 				{
 					Kind: PhaseFix, Name: "fix: route check-in-ingress to the bridge " + kuma.Bridge + " (" + kuma.HostMeshPort + ", port 80)",
 					Apply:  []fixtures.Set{set(kuma.VariantBridge)},
-					Probes: []Probe{ProbeServices(kuma.Namespace, kuma.Bridge), ProbeKongTargets(kuma.Namespace, kuma.Bridge, probe.TargetHostname)},
-					Expect: []Expectation{kongTargets(probe.TargetHostname, kuma.HostMeshPort)},
+					Probes: []Probe{ProbeServices(kuma.Namespace, kuma.Bridge), ProbeKongTargets(kuma.Namespace, kuma.Route, kuma.Bridge, bridge80)},
+					Expect: []Expectation{kongTargets(bridge80)},
 				},
-				verifyMTLS("verify: every request 200 over mTLS with Kong's SPIFFE identity", kuma.Bridge, probe.TargetHostname),
-				explore("explore: the seed's route port 8080 on the bridge", set(kuma.VariantBridgePort8080), kuma.Bridge,
-					"bridge on port 8080 (Kuma's VIP listens on 80)"),
-				explore("explore: the seed's hostname "+kuma.HostSeed, set(kuma.VariantBridgeSeedHost), kuma.Bridge,
-					"bridge to "+kuma.HostSeed+" (Kubernetes-mode Kuma serves .svc.<port>.mesh)"),
+				verifyMTLS("verify: every request 200 over mTLS with Kong's SPIFFE identity", kuma.Bridge, bridge80),
+				explore("explore: the seed's route port 8080 on the bridge", set(kuma.VariantBridgePort8080),
+					TargetWant{probe.TargetHostname, kuma.HostMeshPort, "8080"}, "bridge on port 8080 (Kuma's VIP listens on 80)"),
+				explore("explore: the seed's hostname "+kuma.HostSeed, set(kuma.VariantBridgeSeedHost),
+					TargetWant{probe.TargetHostname, kuma.HostSeed, "8080"}, "bridge to "+kuma.HostSeed+" (Kubernetes-mode Kuma serves .svc.<port>.mesh)"),
 			},
 		},
 		{
@@ -74,10 +81,10 @@ func Kuma(cfg Config) []Scenario {
 				{
 					Kind: PhaseFix, Name: "fix: annotate check-in-api with ingress.kubernetes.io/service-upstream",
 					Apply:  []fixtures.Set{set(kuma.VariantServiceUpstream)},
-					Probes: []Probe{ProbeServices(kuma.Namespace, kuma.Backend), ProbeKongTargets(kuma.Namespace, kuma.Backend, probe.TargetHostname)},
-					Expect: []Expectation{annotated(kuma.Backend, true), kongTargets(probe.TargetHostname, kuma.Backend+"."+kuma.Namespace+".svc")},
+					Probes: []Probe{ProbeServices(kuma.Namespace, kuma.Backend), ProbeKongTargets(kuma.Namespace, kuma.Route, kuma.Backend, serviceHost)},
+					Expect: []Expectation{annotated(kuma.Backend, true), kongTargets(serviceHost)},
 				},
-				verifyMTLS("verify: every request 200 over mTLS with Kong's SPIFFE identity", kuma.Backend, probe.TargetHostname),
+				verifyMTLS("verify: every request 200 over mTLS with Kong's SPIFFE identity", kuma.Backend, serviceHost),
 			},
 		},
 		negativeControl(set),
@@ -92,14 +99,14 @@ func reproducePodIP(s fixtures.Set) Phase {
 		Probes: []Probe{
 			ProbeServices(kuma.Namespace, kuma.Backend),
 			ProbePods(kuma.Namespace, kuma.Backend, kuma.SidecarName),
-			ProbeKongTargets(kuma.Namespace, kuma.Backend, probe.TargetPodIP),
+			ProbeKongTargets(kuma.Namespace, kuma.Route, kuma.Backend, podIPs),
 			ProbeKongConfig(),
 			ProbeTrafficThroughKong(trafficThroughKong, "/check-in"),
 		},
 		Expect: []Expectation{
 			annotated(kuma.Backend, false),
 			sidecars(),
-			kongTargets(probe.TargetPodIP, ""),
+			kongTargets(podIPs),
 			{Name: "Kong's connections reached the backend sidecars", Kind: Precondition, Check: func(ev *Evidence) error {
 				if n := sum(ev, statAccepted); n <= 0 {
 					return fmt.Errorf("backend listeners accepted %d connections during the traffic: the failures come from somewhere else (Kong route? DNS?); see the traffic transcript", n)
@@ -155,18 +162,18 @@ func trapPhase(s fixtures.Set) Phase {
 }
 
 // verifyMTLS runs the same probes as the reproduction and expects the fix.
-func verifyMTLS(name, backend string, want probe.TargetKind) Phase {
+func verifyMTLS(name, backend string, want TargetWant) Phase {
 	return Phase{
 		Kind: PhaseVerify, Name: name,
 		Probes: []Probe{
 			ProbePods(kuma.Namespace, kuma.Backend, kuma.SidecarName),
-			ProbeKongTargets(kuma.Namespace, backend, want),
+			ProbeKongTargets(kuma.Namespace, kuma.Route, backend, want),
 			ProbeKongConfig(),
 			ProbeTrafficThroughKong(trafficThroughKong, "/check-in"),
 		},
 		Expect: []Expectation{
 			sidecars(),
-			kongTargets(want, ""),
+			kongTargets(want),
 			{Name: "every request answered 200 by a check-in-api pod", Kind: Claim, Check: func(ev *Evidence) error {
 				r := ev.Traffic[trafficThroughKong]
 				if r.Outcomes[probe.OutcomeOK] != len(r.Requests) || len(r.Requests) == 0 {
@@ -225,12 +232,12 @@ func verifyMTLS(name, backend string, want probe.TargetKind) Phase {
 }
 
 // explore applies a guide's variant and reports what traffic does.
-func explore(name string, s fixtures.Set, backend, what string) Phase {
+func explore(name string, s fixtures.Set, want TargetWant, what string) Phase {
 	return Phase{
 		Kind: PhaseExplore, Name: name, Apply: []fixtures.Set{s},
 		Probes: []Probe{
 			ProbePods(kuma.Namespace, kuma.Backend, kuma.SidecarName),
-			ProbeKongTargets(kuma.Namespace, backend, probe.TargetHostname),
+			ProbeKongTargets(kuma.Namespace, kuma.Route, kuma.Bridge, want),
 			ProbeTrafficThroughKong(trafficThroughKong, "/check-in"),
 		},
 		Expect: []Expectation{{Name: what, Kind: Finding, Check: func(ev *Evidence) error {
@@ -289,26 +296,19 @@ func sidecars() Expectation {
 	}}
 }
 
-// kongTargets: every target of the backend's upstream is of kind want (and,
-// for hostnames, names host).
-func kongTargets(want probe.TargetKind, host string) Expectation {
-	name := "Kong targets only " + string(want) + "s"
-	if host != "" {
-		name += " (" + host + ")"
-	}
-	return Expectation{Name: name, Kind: Precondition, Check: func(ev *Evidence) error {
+// kongTargets: every target Kong has for the route is what want says.
+func kongTargets(want TargetWant) Expectation {
+	return Expectation{Name: "Kong targets only " + want.String(), Kind: Precondition, Check: func(ev *Evidence) error {
 		if len(ev.Targets) == 0 {
 			var names []string
 			for _, u := range ev.Upstreams {
 				names = append(names, u.Upstream)
 			}
 			sort.Strings(names)
-			return fmt.Errorf("no Kong target for the backend; upstreams: %v", names)
+			return fmt.Errorf("no Kong target for route %s; upstreams: %v", kuma.Route, names)
 		}
-		for _, t := range ev.Targets {
-			if t.Kind != want || (host != "" && t.Host != host) {
-				return fmt.Errorf("target %s is a %s (all targets: %v)", t.Target, t.Kind, ev.Targets)
-			}
+		if !want.holds(ev.Targets) {
+			return fmt.Errorf("Kong targets %v, want all %s", ev.Targets, want)
 		}
 		return nil
 	}}
@@ -350,7 +350,7 @@ func negativeControl(set func(string) fixtures.Set) Scenario {
 	yes, no := true, false
 	probes := func(until *bool) []Probe {
 		return []Probe{
-			ProbePods(kuma.ClientNS, kuma.ClientPod, kuma.SidecarName),
+			ProbePods(kuma.ClientNS, kuma.ClientApp, kuma.SidecarName),
 			ProbePods(kuma.Namespace, kuma.Backend, kuma.SidecarName),
 			ProbePlaintext(kuma.Namespace, kuma.Backend, kuma.BackendPort, until),
 		}

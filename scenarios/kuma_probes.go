@@ -133,13 +133,48 @@ func addresses(ctx context.Context, rt *Runtime, namespace string) (probe.Addres
 	return a, nil
 }
 
+// TargetWant is what Kong's targets for the route should become.
+type TargetWant struct {
+	Kind probe.TargetKind
+	Host string // "" for any
+	Port string // "" for any
+}
+
+func (w TargetWant) holds(cts []probe.ClassifiedTarget) bool {
+	if len(cts) == 0 {
+		return false
+	}
+	for _, c := range cts {
+		if c.Kind != w.Kind || (w.Host != "" && c.Host != w.Host) || (w.Port != "" && c.Port != w.Port) {
+			return false
+		}
+	}
+	return true
+}
+
+func (w TargetWant) String() string {
+	s := string(w.Kind)
+	if w.Host != "" || w.Port != "" {
+		s += " " + w.Host + ":" + w.Port
+	}
+	return s
+}
+
+// kongUpstreamFor reports whether a Kong upstream serves the route or the
+// backend: KIC names HTTPRoute upstreams after the route
+// (httproute.<ns>.<route>.<rule>) or, when it merges services, after the
+// backends; Ingress-style names are <service>.<ns>.<port>.svc.
+func kongUpstreamFor(name, namespace, route, backend string) bool {
+	return strings.Contains(name, namespace) && (strings.Contains(name, route) || strings.Contains(name, backend))
+}
+
 // ProbeKongTargets reads Kong's upstreams and classifies the targets of the
-// upstream serving backend (KIC names it <service>.<namespace>.<port>.svc).
-// Kong's configuration is eventually consistent with the cluster, so it polls
-// until that upstream's targets are all of kind want, or the converge timeout
-// passes; then it records the last answer, and the preconditions judge it.
-func ProbeKongTargets(namespace, backend string, want probe.TargetKind) Probe {
-	return Probe{Name: "kong targets of " + backend, Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
+// upstreams serving route (or backend). Kong's configuration follows the
+// cluster eventually, so it polls until the targets are what want says, or
+// the converge timeout passes; then it records the last answer, and the
+// preconditions judge it (a stale or unexpected target fails them there).
+func ProbeKongTargets(namespace, route, backend string, want TargetWant) Probe {
+	return Probe{Name: "kong targets of " + route, Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
 		deadline := time.Now().Add(rt.Timeouts.Converge)
 		for {
 			ups, err := probe.KongTargets(ctx, rt.Kong.Admin)
@@ -152,7 +187,7 @@ func ProbeKongTargets(namespace, backend string, want probe.TargetKind) Probe {
 			}
 			var cts []probe.ClassifiedTarget
 			for _, u := range ups {
-				if !strings.HasPrefix(u.Upstream, backend+"."+namespace+".") {
+				if !kongUpstreamFor(u.Upstream, namespace, route, backend) {
 					continue
 				}
 				for _, t := range u.Targets {
@@ -166,7 +201,7 @@ func ProbeKongTargets(namespace, backend string, want probe.TargetKind) Probe {
 					cts = append(cts, ct)
 				}
 			}
-			if (len(cts) > 0 && allKind(cts, want)) || time.Now().After(deadline) {
+			if want.holds(cts) || time.Now().After(deadline) {
 				ev.Upstreams, ev.Targets = ups, cts
 				return nil
 			}
@@ -175,15 +210,6 @@ func ProbeKongTargets(namespace, backend string, want probe.TargetKind) Probe {
 			}
 		}
 	}}
-}
-
-func allKind(cts []probe.ClassifiedTarget, k probe.TargetKind) bool {
-	for _, c := range cts {
-		if c.Kind != k {
-			return false
-		}
-	}
-	return true
 }
 
 // ProbeKongConfig reads Kong's admin root for the settings that change what

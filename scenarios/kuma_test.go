@@ -202,8 +202,11 @@ func TestVerifyPhase(t *testing.T) {
 			objs := append(backendObjects(nil), &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: kuma.Namespace, Name: kuma.Bridge}})
 			rt, _ := fakeRuntime(t, objs, nil, sidecarEcho(tc.caller), statsBefore, tc.after)
 			rt.Kong.Admin = mapAdmin{
-				"/":                     `{"version":"3.9.1","configuration":{"upstream_keepalive_pool_size":60}}`,
-				"/upstreams":            `{"data":[{"id":"u2","name":"check-in-mesh-bridge.kong-air-production.80.svc"}],"next":null}`,
+				"/": `{"version":"3.9.1","configuration":{"upstream_keepalive_pool_size":60}}`,
+				// KIC names an HTTPRoute's upstream after the route
+				// (translator generateKongServiceFromBackendRefWithRuleNumber).
+				"/upstreams":            `{"data":[{"id":"u2","name":"httproute.kong-air-production.check-in-ingress.0"},{"id":"u3","name":"httproute.other.route.0"}],"next":null}`,
+				"/upstreams/u3/targets": `{"data":[{"id":"t3","target":"10.244.9.9:80","weight":100,"upstream":{"id":"u3"}}],"next":null}`,
 				"/upstreams/u2/targets": `{"data":[{"id":"t","target":"check-in-api.kong-air-production.svc.8080.mesh:80","weight":100,"upstream":{"id":"u2"}}],"next":null}`,
 			}
 			pr := RunPhase(context.Background(), rt, ph)

@@ -4,8 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/yaml"
 
+	"github.com/meshgate/meshgate/fixtures"
 	"github.com/meshgate/meshgate/internal/addons"
 	"github.com/meshgate/meshgate/internal/cluster"
 )
@@ -82,13 +82,9 @@ func fixtureManifests(mesh string) ([]addons.Manifest, string, error) {
 	}
 	var out []addons.Manifest
 	for _, s := range sets {
-		var doc []byte
-		for _, o := range s.Objects {
-			y, err := yaml.Marshal(o)
-			if err != nil {
-				return nil, "", fmt.Errorf("fixture set %s, object %s: %w", s.Name, o.GetName(), err)
-			}
-			doc = append(append(doc, "---\n"...), y...)
+		doc, err := fixtures.ToYAML(s.Objects...)
+		if err != nil {
+			return nil, "", fmt.Errorf("fixture set %s: %w", s.Name, err)
 		}
 		name := "fixture set " + s.Name
 		if s.Reproduction {
@@ -96,5 +92,9 @@ func fixtureManifests(mesh string) ([]addons.Manifest, string, error) {
 		}
 		out = append(out, addons.Manifest{Name: name, YAML: string(doc)})
 	}
-	return out, "", nil
+	note := ""
+	if len(sets) == 1 {
+		note = "only the mesh-independent fixture sets are wired into plan in this build (cmd/meshgate/plan_fixtures.go: fixtureSets)"
+	}
+	return out, note, nil
 }

@@ -169,6 +169,8 @@ func (h *Helm) Apply(ctx context.Context, r Release) (installed bool, err error)
 		timeout = 5 * time.Minute
 	}
 	start := time.Now()
+	stopProgress := h.progress(ctx, r, start)
+	defer stopProgress()
 	_, err = action.NewHistory(cfg).Run(r.Name)
 	switch {
 	case errors.Is(err, driver.ErrReleaseNotFound):
@@ -248,4 +250,25 @@ func CachedChart(cacheDir string, c Chart) string {
 		return ""
 	}
 	return p
+}
+
+// progress logs, while Helm waits for a release's workloads, a line with the
+// elapsed time every 15 seconds.
+func (h *Helm) progress(ctx context.Context, r Release, start time.Time) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h.log.Info("waiting", "what", "helm release "+r.Namespace+"/"+r.Name, "elapsed", time.Since(start).Round(time.Second), "limit", r.Timeout)
+			}
+		}
+	}()
+	return func() { close(done) }
 }

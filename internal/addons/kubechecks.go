@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshgate/meshgate/fixtures"
+	"github.com/meshgate/meshgate/internal/cluster"
 )
 
 // DeploymentAvailable holds when the Deployment's controller has seen its
@@ -114,4 +115,22 @@ func ContainerNames(p *corev1.Pod) []string {
 		names = append(names, c.Name)
 	}
 	return names
+}
+
+// InstalledMeshes reports which meshes have their CRDs on the cluster.
+func InstalledMeshes(ctx context.Context, c client.Client) ([]string, error) {
+	var found []string
+	for mesh, crd := range map[string]string{cluster.MeshKuma: "meshes.kuma.io", cluster.MeshIstio: "peerauthentications.security.istio.io"} {
+		err := c.Get(ctx, client.ObjectKey{Name: crd}, &apiextensionsv1.CustomResourceDefinition{})
+		switch {
+		case err == nil:
+			found = append(found, mesh)
+		case client.IgnoreNotFound(err) != nil:
+			return nil, fmt.Errorf("look for CRD %s: %w", crd, err)
+		}
+	}
+	if len(found) == 2 && found[0] > found[1] {
+		found[0], found[1] = found[1], found[0]
+	}
+	return found, nil
 }

@@ -131,26 +131,39 @@ func KongNamespaceLabels(mesh, runID string) map[string]string {
 // the mesh is installed, so the injection dry run has a namespace to use.
 func CreateKongNamespace(mesh string) cluster.Step {
 	return cluster.Step{Name: "kong-namespace", Run: func(ctx context.Context, env *cluster.Env) error {
-		c, err := Client(env)
-		if err != nil {
-			return err
-		}
-		ns := &corev1.Namespace{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-			ObjectMeta: metav1.ObjectMeta{Name: cluster.KongNamespace, Labels: KongNamespaceLabels(mesh, env.RunID)},
-		}
-		existed := c.Get(ctx, client.ObjectKey{Name: ns.Name}, &corev1.Namespace{}) == nil
-		if err := c.Patch(ctx, ns, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-			return fmt.Errorf("apply namespace %s with labels %v: %w", ns.Name, ns.Labels, err)
-		}
-		if !existed && env.Provider == cluster.ProviderExisting {
-			env.Record(cluster.Created{Kind: "Namespace", Name: ns.Name})
-			env.Defer("delete namespace "+ns.Name, func(ctx context.Context) error {
-				return client.IgnoreNotFound(c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns.Name}}))
-			})
-		}
-		return nil
+		return ensureNamespace(ctx, env, cluster.KongNamespace, KongNamespaceLabels(mesh, env.RunID))
 	}}
+}
+
+// ensureNamespace applies a namespace with labels (server-side, merging with
+// labels others set). On an existing cluster a namespace this run created is
+// recorded and deleted at Teardown.
+func ensureNamespace(ctx context.Context, env *cluster.Env, name string, labels map[string]string) error {
+	c, err := Client(env)
+	if err != nil {
+		return err
+	}
+	ns := &corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+	}
+	existed := c.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{}) == nil
+	if err := c.Patch(ctx, ns, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return fmt.Errorf("apply namespace %s with labels %v: %w", name, labels, err)
+	}
+	if !existed && env.Provider == cluster.ProviderExisting {
+		env.Record(cluster.Created{Kind: "Namespace", Name: name})
+		env.Defer("delete namespace "+name, func(ctx context.Context) error {
+			return client.IgnoreNotFound(c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}))
+		})
+	}
+	return nil
+}
+
+// KumaNamespaceLabels: the chart's pre-install hook would add the system
+// label with a kubectl image; meshgate sets it itself and turns hooks off.
+func KumaNamespaceLabels(runID string) map[string]string {
+	return map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy, fixtures.LabelRun: runID, "kuma.io/system-namespace": "true"}
 }
 
 // InstallKuma installs the kuma chart and waits until the control plane is
@@ -164,6 +177,9 @@ func InstallKuma(m Matrix, o Options, t Timeouts) cluster.Step {
 		}
 		r := release(m, ChartKuma, KumaRelease, KumaNamespace, v)
 		r.Timeout = t.Mesh
+		if err := ensureNamespace(ctx, env, KumaNamespace, KumaNamespaceLabels(env.RunID)); err != nil {
+			return err
+		}
 		if err := applyRelease(ctx, env, NewHelm(env), r); err != nil {
 			return err
 		}

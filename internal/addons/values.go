@@ -161,6 +161,12 @@ func KumaValues(m Matrix, o Options) (map[string]any, error) {
 	}
 	_, cpTag, _ := splitImage(m.Images[ImageKumaCP])
 	v["global"] = map[string]any{"image": map[string]any{"registry": registry, "tag": cpTag}}
+	// The chart's hooks run kubectl/kumactl images (namespace label, CRDs on
+	// upgrade, webhook removal before delete). meshgate labels the namespace
+	// itself, and without hooks no extra image is pulled, which keeps
+	// air-gapped and mirrored installs to the four images above.
+	v["noHelmHooks"] = true
+	v["patchSystemNamespace"] = false
 	if o.Kind {
 		cni := v["cni"].(map[string]any)
 		cni["enabled"] = true

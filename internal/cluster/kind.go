@@ -182,36 +182,6 @@ func loadInto(n nodes.Node, open func() (io.ReadCloser, error)) error {
 	return nodeutils.LoadImageArchive(n, r)
 }
 
-// LoadgenNode is the name of the node labelled for the load generator.
-func (k *Kind) LoadgenNode(name string) (string, error) {
-	// kind names workers <name>-worker, <name>-worker2, ...; the load
-	// generator's worker is the last one in the config, so the highest.
-	nodeList, err := k.provider.ListNodes(name)
-	if err != nil {
-		return "", err
-	}
-	var workers []string
-	for _, n := range nodeList {
-		role, err := n.Role()
-		if err == nil && role == "worker" {
-			workers = append(workers, n.String())
-		}
-	}
-	if len(workers) == 0 {
-		return "", fmt.Errorf("kind cluster %q has no worker nodes", name)
-	}
-	slices.SortFunc(workers, func(a, b string) int {
-		if len(a) != len(b) {
-			return len(a) - len(b)
-		}
-		if a < b {
-			return -1
-		}
-		return 1
-	})
-	return workers[len(workers)-1], nil
-}
-
 // CollectLogs writes kind's node logs (kubelet, containerd, journal) to dir.
 func (k *Kind) CollectLogs(name, dir string) error {
 	return k.provider.CollectLogs(name, dir)

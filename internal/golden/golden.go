@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meshgate/meshgate/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/ with the current output")
@@ -30,6 +32,7 @@ func Assert(t testing.TB, name string, got []byte) {
 	want, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("golden file %s: %v (create it with `go test -run '%s' -update`)", path, err, t.Name())
+		return
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("output differs from %s (if the change is intended, rerun with -update and review the diff):\n%s",
@@ -65,4 +68,22 @@ func diff(want, got string) string {
 		}
 	}
 	return "(trailing difference)"
+}
+
+// AssertSets renders each set with fixtures.ToYAML and compares it with
+// testdata/<set name, "/" as "_">.yaml, one subtest per set.
+func AssertSets(t *testing.T, sets []fixtures.Set) {
+	t.Helper()
+	if len(sets) == 0 {
+		t.Fatal("no sets to render")
+	}
+	for _, set := range sets {
+		t.Run(set.Name, func(t *testing.T) {
+			got, err := fixtures.ToYAML(set.Objects...)
+			if err != nil {
+				t.Fatalf("set %s: %v", set.Name, err)
+			}
+			Assert(t, strings.ReplaceAll(set.Name, "/", "_")+".yaml", got)
+		})
+	}
 }

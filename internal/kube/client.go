@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -133,11 +134,34 @@ func (c *Client) applyOne(ctx context.Context, obj client.Object) error {
 		return fmt.Errorf("apply %s: %w", name, err)
 	}
 	if u.GetKind() == "CustomResourceDefinition" {
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		crd.SetName(u.GetName())
-		return c.WaitFor(ctx, crd, "CRD "+u.GetName()+" established", CRDEstablished(), c.Timeouts.CRDEstablished)
+		return c.waitCRDServed(ctx, u.GetName())
 	}
 	return nil
+}
+
+// waitCRDServed waits until the CRD is established and this client's
+// discovery maps its kind, which can lag behind Established by a moment.
+func (c *Client) waitCRDServed(ctx context.Context, name string) error {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	crd.SetName(name)
+	if err := c.WaitFor(ctx, crd, "CRD "+name+" established", CRDEstablished(), c.Timeouts.CRDEstablished); err != nil {
+		return err
+	}
+	gk := schema.GroupKind{Group: crd.Spec.Group, Kind: crd.Spec.Names.Kind}
+	var versions []string
+	for _, v := range crd.Spec.Versions {
+		if v.Served {
+			versions = append(versions, v.Name)
+		}
+	}
+	return c.poll(ctx, "CRD "+name+" served", c.Timeouts.CRDEstablished, func(context.Context) (bool, string, error) {
+		for _, v := range versions {
+			if _, err := c.c.RESTMapper().RESTMapping(gk, v); err != nil {
+				return false, err.Error(), nil
+			}
+		}
+		return true, "", nil
+	})
 }
 
 func (c *Client) writeBack(u *unstructured.Unstructured, obj client.Object) error {
@@ -145,8 +169,35 @@ func (c *Client) writeBack(u *unstructured.Unstructured, obj client.Object) erro
 		dst.Object = u.Object
 		return nil
 	}
+	// Start from zero so that nothing of the object as built survives that
+	// the server did not return.
+	v := reflect.ValueOf(obj).Elem()
+	v.Set(reflect.Zero(v.Type()))
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
 		return fmt.Errorf("reading the server's answer into %T: %w", obj, err)
+	}
+	return nil
+}
+
+// Track makes Cleanup also look at the kinds of objs without applying them:
+// for cleaning up a run from another process (`meshgate down`), pass the
+// objects the run would have applied.
+func (c *Client) Track(objs ...client.Object) error {
+	for _, obj := range objs {
+		gvk, err := fixtures.GVK(obj)
+		if err != nil {
+			return err
+		}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		namespaced, err := c.c.IsObjectNamespaced(u)
+		if err != nil {
+			if isNoMatch(err) {
+				continue // not served: nothing of that kind to delete
+			}
+			return fmt.Errorf("track %s: %w", gvk.Kind, err)
+		}
+		c.remember(appliedKind{gvk, namespaced})
 	}
 	return nil
 }

@@ -50,18 +50,22 @@ type DiagnosticsOptions struct {
 // targets, and the node logs. Everything is redacted. It keeps going past
 // errors and returns them joined; a partial bundle beats none.
 func CollectDiagnostics(ctx context.Context, cfg *rest.Config, o DiagnosticsOptions) error {
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.LogTail == 0 {
-		o.LogTail = 2000
-	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return err
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
+	}
+	return collect(ctx, cs, cfg, o)
+}
+
+func collect(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, o DiagnosticsOptions) error {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.LogTail == 0 {
+		o.LogTail = 2000
 	}
 	d := &diag{cs: cs, cfg: cfg, o: o}
 	for _, ns := range o.Namespaces {

@@ -223,6 +223,85 @@ func TestCleanupWaitsUntilNotFound(t *testing.T) {
 	}
 }
 
+func TestCleanupFromAnotherClient(t *testing.T) {
+	env := shared.Env(t)
+	ns := env.Namespace(t, "track")
+	ctx := t.Context()
+	if err := newClient(t, env, "run-track").Apply(ctx, configMap(ns, "left")); err != nil {
+		t.Fatal(err)
+	}
+	later := newClient(t, env, "run-track") // a new process knows only the run ID
+	if err := later.Track(configMap(ns, "any")); err != nil {
+		t.Fatal(err)
+	}
+	if err := later.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "left"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ConfigMap left after Track+Cleanup: %v, want NotFound", err)
+	}
+}
+
+// The wait succeeds once the status says so: the timeouts below are not the
+// only way out.
+func TestWaitSucceedsOnStatus(t *testing.T) {
+	env := shared.Env(t)
+	ns := env.Namespace(t, "ready")
+	ctx := t.Context()
+	c := newClient(t, env, "run-ready")
+	g := gateway(ns, "gw")
+	if err := c.Apply(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	c.Timeouts.GatewayProgrammed = 20 * time.Second
+	done := make(chan error, 1)
+	go func() { done <- c.WaitGatewayProgrammed(ctx, ns, "gw") }()
+	now := metav1.Now()
+	g.Status.Conditions = []metav1.Condition{
+		{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: g.Generation, LastTransitionTime: now},
+		{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed", ObservedGeneration: g.Generation, LastTransitionTime: now},
+	}
+	if err := env.Client.Status().Update(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// envtest has no kubelet, so these cannot succeed here (the kind suites
+// exercise them); they must reach the API server and fail naming the pod.
+func TestPodAccessWithoutKubelet(t *testing.T) {
+	env := shared.Env(t)
+	ns := env.Namespace(t, "pods")
+	ctx := t.Context()
+	c := newClient(t, env, "run-pods")
+	c.Timeouts.PortForward = 5 * time.Second
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nowhere"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: fixtures.EchoImage}}},
+	}
+	if err := c.Apply(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	_, _, execErr := c.Exec(ctx, ns, "nowhere", "app", []string{"true"})
+	// The API server answers an empty log for a pod not yet scheduled.
+	if b, err := c.Logs(ctx, ns, "nowhere", "app"); err != nil || len(b) != 0 {
+		t.Errorf("logs of an unscheduled pod: %q, %v; want empty", b, err)
+	}
+	_, logsErr := c.Logs(ctx, ns, "absent", "app")
+	_, _, pfErr := c.PortForward(ctx, ns, "nowhere", 8080)
+	for _, tc := range []struct {
+		what, pod string
+		err       error
+	}{{"exec", "nowhere", execErr}, {"port-forward", "nowhere", pfErr}, {"logs", "absent", logsErr}} {
+		t.Logf("%s: %v", tc.what, tc.err)
+		if tc.err == nil || !strings.Contains(tc.err.Error(), ns+"/"+tc.pod) {
+			t.Errorf("%s on pod %s: %v, want an error naming %s/%s", tc.what, tc.pod, tc.err, ns, tc.pod)
+		}
+	}
+}
+
 func TestWaitThatCannotSucceedTimesOut(t *testing.T) {
 	env := shared.Env(t)
 	ns := env.Namespace(t, "wait")

@@ -166,3 +166,69 @@ func ClassifyErrorText(msg string) Outcome {
 		return OutcomeError
 	}
 }
+
+// HTTPAdmin reads an admin API at a base URL (Kong's, through the
+// port-forward the stack holds).
+type HTTPAdmin struct {
+	Base string
+	HTTP *http.Client
+}
+
+// Get implements AdminGetter.
+func (h HTTPAdmin) Get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(h.Base, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := h.HTTP.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s%s: %w", h.Base, path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s%s: %s: %s", h.Base, path, resp.Status, clip(string(body)))
+	}
+	return body, nil
+}
+
+// KumaInspect reads a sidecar's Envoy admin data through the Kuma control
+// plane's inspect API (GET /meshes/{mesh}/dataplanes/{pod}.{ns}/stats on
+// port 5681), reached through the API server's service proxy. In Kuma 2.14
+// the sidecar's Envoy admin is a Unix socket, so this is the way in that
+// needs neither a shell in the sidecar image nor a changed install.
+type KumaInspect struct {
+	REST      *rest.Config
+	Namespace string // the control plane's namespace, "kuma-system"
+	Service   string // "kuma-control-plane"
+	Mesh      string // "default"
+}
+
+// Admin returns a getter for the sidecar of namespace/pod. The getter maps
+// Envoy admin paths ("/stats", "/config_dump", "/clusters") to the inspect
+// API's ("stats", "xds", "clusters").
+func (k KumaInspect) Admin(_ context.Context, namespace, pod string) (AdminGetter, error) {
+	cs, err := kubernetes.NewForConfig(k.REST)
+	if err != nil {
+		return nil, err
+	}
+	dp := pod + "." + namespace
+	return adminFunc(func(ctx context.Context, path string) ([]byte, error) {
+		kind, ok := map[string]string{"/stats": "stats", "/config_dump": "xds", "/clusters": "clusters"}[path]
+		if !ok {
+			return nil, fmt.Errorf("kuma inspect: no mapping for Envoy admin path %s", path)
+		}
+		body, err := cs.CoreV1().Services(k.Namespace).ProxyGet("http", k.Service, "5681", "/meshes/"+k.Mesh+"/dataplanes/"+dp+"/"+kind, nil).DoRaw(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("kuma inspect %s of dataplane %s (mesh %s) via %s/%s:5681: %w", kind, dp, k.Mesh, k.Namespace, k.Service, err)
+		}
+		return body, nil
+	}), nil
+}
+
+type adminFunc func(ctx context.Context, path string) ([]byte, error)
+
+func (f adminFunc) Get(ctx context.Context, path string) ([]byte, error) { return f(ctx, path) }

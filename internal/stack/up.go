@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshgate/meshgate/internal/addons"
@@ -211,7 +211,7 @@ func kindCluster(ctx context.Context, env *cluster.Env, k *cluster.Kind, o Optio
 		return err
 	}
 	env.REST = rc
-	if env.LoadgenNode, err = k.LoadgenNode(env.Name); err != nil {
+	if env.LoadgenNode, err = loadgenNode(ctx, env); err != nil {
 		return err
 	}
 	// On reuse the ports are whatever the kept cluster mapped; the defaults
@@ -262,7 +262,7 @@ func existingCluster(ctx context.Context, env *cluster.Env, o Options) error {
 	if err != nil {
 		return err
 	}
-	found, err := InstalledMeshes(ctx, c)
+	found, err := addons.InstalledMeshes(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -273,24 +273,6 @@ func existingCluster(ctx context.Context, env *cluster.Env, o Options) error {
 		return fmt.Errorf("--use-installed-mesh: no %s found on cluster %s (found: %v)", o.Mesh, env.Name, found)
 	}
 	return nil
-}
-
-// InstalledMeshes reports which meshes have their CRDs on the cluster.
-func InstalledMeshes(ctx context.Context, c client.Client) ([]string, error) {
-	var found []string
-	for mesh, crd := range map[string]string{cluster.MeshKuma: "meshes.kuma.io", cluster.MeshIstio: "peerauthentications.security.istio.io"} {
-		err := c.Get(ctx, client.ObjectKey{Name: crd}, &apiextensionsv1.CustomResourceDefinition{})
-		switch {
-		case err == nil:
-			found = append(found, mesh)
-		case client.IgnoreNotFound(err) != nil:
-			return nil, fmt.Errorf("look for CRD %s: %w", crd, err)
-		}
-	}
-	if len(found) == 2 && found[0] > found[1] {
-		found[0], found[1] = found[1], found[0]
-	}
-	return found, nil
 }
 
 func contains(list []string, s string) bool {
@@ -479,4 +461,20 @@ func saveState(env *cluster.Env) error {
 		return err
 	}
 	return os.Rename(p+".tmp", p)
+}
+
+// loadgenNode finds the node kind labelled for the load generator.
+func loadgenNode(ctx context.Context, env *cluster.Env) (string, error) {
+	c, err := addons.Client(env)
+	if err != nil {
+		return "", err
+	}
+	var nodes corev1.NodeList
+	if err := c.List(ctx, &nodes, client.MatchingLabels{cluster.LoadgenNodeLabel: cluster.LoadgenPool}); err != nil {
+		return "", fmt.Errorf("list nodes labelled %s=%s: %w", cluster.LoadgenNodeLabel, cluster.LoadgenPool, err)
+	}
+	if len(nodes.Items) == 0 {
+		return "", fmt.Errorf("no node is labelled %s=%s; a kept cluster from another tool? create a fresh one without --reuse", cluster.LoadgenNodeLabel, cluster.LoadgenPool)
+	}
+	return nodes.Items[0].Name, nil
 }
