@@ -205,17 +205,22 @@ func distributionPlot(benches []namedBench, conns int) (*plot.Plot, error) {
 	return p, nil
 }
 
-// overheadPercentiles lists the percentiles with overheads, in the order the
-// first run gives them.
+// chartPercentiles are the percentiles that get an overhead chart: the
+// anchors' p90 and p99, and p50. The tail beyond (p99.9, max) stays in the
+// table, where too few samples are marked.
+var chartPercentiles = []string{"p50", "p90", "p99"}
+
+// overheadPercentiles lists the charted percentiles that have overheads.
 func overheadPercentiles(benches []namedBench) []string {
 	var out []string
 	for _, b := range benches {
 		for _, o := range slices.Concat(b.Overheads, b.NoiseFloor) {
-			if !contains(out, o.Percentile) && o.Percentile != "max" {
+			if !contains(out, o.Percentile) && contains(chartPercentiles, o.Percentile) {
 				out = append(out, o.Percentile)
 			}
 		}
 	}
+	slices.SortFunc(out, func(a, b string) int { return slices.Index(chartPercentiles, a) - slices.Index(chartPercentiles, b) })
 	return out
 }
 
@@ -232,80 +237,101 @@ func confidenceLabel(benches []namedBench) string {
 
 const noiseGroup = "A/A noise floor"
 
-// overheadPlot draws one bar per (mode, run) with interval whiskers, the A/A
-// noise floor as its own group, and the comparable published anchors as
-// dashed lines.
-func overheadPlot(benches []namedBench, pct string, anchors []Anchor) (*plot.Plot, error) {
-	type group struct {
-		label string
-		key   overheadKey
-	}
-	var keys []overheadKey
+// barCell is one bar of an overhead chart.
+type barCell struct {
+	group, series string
+	o             Overhead
+}
+
+// overheadBars arranges a percentile's overheads (and A/A noise floors) as
+// bars. One connection count: a group per mode, a bar per run. Several (as
+// Istio charts them): a group per connection count, a bar per mode (and run).
+func overheadBars(benches []namedBench, pct string) (groups, series []string, cells []barCell, byConns bool) {
 	conns := map[int]bool{}
 	for _, row := range overheadRows(benches) {
 		if row.Percentile == pct {
-			keys = append(keys, overheadKey{row.Mode, row.Connections, pct})
 			conns[row.Connections] = true
 		}
 	}
-	groups := make([]group, len(keys))
-	labels := make([]string, len(keys))
-	for i, k := range keys {
-		groups[i] = group{label: k.mode, key: k}
-		if k.mode == noiseGroup {
-			groups[i].label = "A/A noise"
+	add := func(list []string, v string) []string {
+		if !contains(list, v) {
+			list = append(list, v)
 		}
-		if len(conns) > 1 {
-			groups[i].label += fmt.Sprintf(" c%d", k.conns)
-		}
-		labels[i] = groups[i].label
+		return list
 	}
+	for _, row := range overheadRows(benches) {
+		if row.Percentile != pct {
+			continue
+		}
+		mode := row.Mode
+		if row.Noise {
+			mode = "A/A noise"
+		}
+		for k, c := range row.Cells {
+			if !c.Present {
+				continue
+			}
+			g, sr := mode, benches[k].Name
+			if len(conns) > 1 {
+				g, sr = fmt.Sprintf("c%d", row.Connections), seriesLabel(benches, benches[k].Name, mode)
+			}
+			groups, series = add(groups, g), add(series, sr)
+			cells = append(cells, barCell{group: g, series: sr, o: c.Overhead})
+		}
+	}
+	if len(conns) > 1 {
+		slices.SortStableFunc(groups, func(a, b string) int { return len(a) - len(b) }) // c2 < c16 by width, then first-seen
+	}
+	return groups, series, cells, len(conns) > 1
+}
+
+// overheadPlot draws the bars with their interval whiskers and the
+// comparable published anchors as dashed lines.
+func overheadPlot(benches []namedBench, pct string, anchors []Anchor) (*plot.Plot, error) {
+	groups, series, cells, byConns := overheadBars(benches, pct)
 	p := newPlot("Overhead over baseline at "+pct, "", "overhead (ms)")
 	top := 0.0
-	span := 0.7
-	width := vg.Points(math.Min(36, 300/float64(max(1, len(groups)*len(benches)))))
-	for k, b := range benches {
+	span := 0.75
+	width := vg.Points(math.Min(36, 320/float64(max(1, len(groups)*len(series)))))
+	for k, name := range series {
 		shift := 0.0
-		if len(benches) > 1 {
-			shift = -span/2 + span*(float64(k)+0.5)/float64(len(benches))
+		if len(series) > 1 {
+			shift = -span/2 + span*(float64(k)+0.5)/float64(len(series))
 		}
 		vals := make(plotter.Values, len(groups))
 		var whiskers errPoints
-		for gi, g := range groups {
-			src, mode := b.Overheads, g.key.mode
-			if mode == noiseGroup {
-				src, mode = b.NoiseFloor, ""
-			}
-			o, ok := findOverhead(src, mode, g.key.conns, pct)
-			if !ok {
+		for _, c := range cells {
+			if c.series != name {
 				continue
 			}
-			vals[gi] = o.Ms
-			top = math.Max(top, math.Max(o.Ms, o.HighMs))
-			whiskers = append(whiskers, errPoint{x: float64(gi) + shift, y: o.Ms, lo: o.Ms - o.LowMs, hi: o.HighMs - o.Ms})
+			gi := slices.Index(groups, c.group)
+			vals[gi] = c.o.Ms
+			top = math.Max(top, math.Max(c.o.Ms, c.o.HighMs))
+			whiskers = append(whiskers, errPoint{x: float64(gi) + shift, y: c.o.Ms, lo: c.o.Ms - c.o.LowMs, hi: c.o.HighMs - c.o.Ms})
 		}
 		bars, err := plotter.NewBarChart(vals, width)
 		if err != nil {
-			return nil, fmt.Errorf("overhead %s/%s: %w", b.Name, pct, err)
+			return nil, fmt.Errorf("overhead %s/%s: %w", name, pct, err)
 		}
 		bars.XMin = shift
 		bars.Color = paletteColor(k)
 		bars.LineStyle.Width = 0
 		p.Add(bars)
-		if len(benches) > 1 {
-			p.Legend.Add(b.Name, bars)
+		if len(series) > 1 {
+			p.Legend.Add(name, bars)
 		}
 		if len(whiskers) > 0 {
 			eb, err := plotter.NewYErrorBars(whiskers)
 			if err != nil {
-				return nil, fmt.Errorf("overhead %s/%s whiskers: %w", b.Name, pct, err)
+				return nil, fmt.Errorf("overhead %s/%s whiskers: %w", name, pct, err)
 			}
 			eb.Width = vg.Points(1.2)
 			eb.CapWidth = width / 2
 			p.Add(eb)
 		}
 	}
-	for i, a := range anchorLines(anchors, pct) {
+	lines := anchorLines(anchors, pct)
+	for i, a := range lines {
 		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: a.ms}, {X: float64(len(groups)) - 0.5, Y: a.ms}})
 		if err != nil {
 			return nil, err
@@ -319,9 +345,12 @@ func overheadPlot(benches []namedBench, pct string, anchors []Anchor) (*plot.Plo
 		p.Legend.Add(a.label, l)
 		top = math.Max(top, a.ms)
 	}
-	p.NominalX(labels...)
+	p.NominalX(groups...)
 	p.X.Min, p.X.Max = -0.5, float64(len(groups))-0.5
-	headroom(p, top, len(benches)+len(anchorLines(anchors, pct)))
+	if byConns {
+		p.X.Label.Text = "client connections"
+	}
+	headroom(p, top, len(series)+len(lines))
 	return p, nil
 }
 
