@@ -19,6 +19,10 @@ func readJUnit(path string) (reporters.JUnitTestSuites, error) {
 	if err != nil {
 		return reporters.JUnitTestSuites{}, fmt.Errorf("junit %s: %w", path, err)
 	}
+	return parseJUnit(path, data)
+}
+
+func parseJUnit(path string, data []byte) (reporters.JUnitTestSuites, error) {
 	root, err := xmlRoot(data)
 	if err != nil {
 		return reporters.JUnitTestSuites{}, fmt.Errorf("junit %s: not well-formed XML (%w); a truncated file? re-run the suite with --junit-report", path, err)
