@@ -49,7 +49,11 @@ func buildCharts(r *Report) ([]chart, error) {
 		ref ChartRef
 		p   *plot.Plot
 	}
+	used := map[string]int{}
 	add := func(id, title string, p *plot.Plot) {
+		if used[id]++; used[id] > 1 { // two run names with the same slug
+			id = fmt.Sprintf("%s-%d", id, used[id])
+		}
 		plots = append(plots, struct {
 			ref ChartRef
 			p   *plot.Plot

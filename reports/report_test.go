@@ -423,3 +423,22 @@ func equalSnapshots(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// Names and evidence reach the page as text: a run folder named like markup
+// must not become markup, in the tables or inside the inlined SVG charts.
+func TestRunNamesAreEscaped(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, `x<script>alert(1)<`)
+	writeBenchFolder(t, dir, defaultSynth())
+	out := filepath.Join(root, "r")
+	if _, err := Generate(t.Context(), Options{In: []string{dir}, Out: out, Now: fixedNow}); err != nil {
+		t.Fatal(err)
+	}
+	page := readOut(t, out, HTMLFile)
+	if bytes.Contains(page, []byte("<script")) {
+		t.Errorf("a run name became markup in index.html")
+	}
+	if !bytes.Contains(page, []byte("x&lt;script&gt;alert(1)&lt;")) {
+		t.Errorf("the escaped run name is missing from index.html")
+	}
+}
