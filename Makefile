@@ -26,14 +26,14 @@ e2e: ## the main job: doctor, a kind cluster per mesh, the suites (MESH=kuma|ist
 e2e-edge: ## edge mTLS suites in containers (Kong, NGINX, Envoy); needs Docker
 	$(GO) test ./suites/edge/... -count=1 -v -timeout 30m -args -ginkgo.v -ginkgo.label-filter=edge
 
-bench: ## latency overhead per hop on a kind cluster
-	$(GO) run ./cmd/meshgate bench $(if $(MESH),--mesh $(MESH)) --out $(OUT) $(BENCHFLAGS)
+bench: ## latency overhead per hop on a kind cluster (MESH=kuma|istio narrows; needs Docker)
+	set -e; for m in $(or $(MESH),kuma istio); do $(GO) run ./cmd/meshgate bench --mesh $$m --out $(OUT)/bench-$$m $(BENCHFLAGS); done
 
 bench-local: ## the same bench engine on loopback, no cluster
 	$(GO) run ./cmd/meshgate bench --local --out $(OUT)
 
-report: ## build reports from run folders: make report IN="reports/out/a reports/out/b"
-	$(GO) run ./cmd/meshgate report $(foreach d,$(IN),--in $(d)) --out $(OUT)/report
+report: ## JSON, Markdown, HTML, charts, JUnit from run folders: make report IN="reports/out/a reports/out/b" [OUT=dir]
+	$(GO) run ./cmd/meshgate report $(if $(IN),,$(error IN is empty: make report IN="reports/out/<run> ...")) $(foreach d,$(IN),--in $(d)) --out $(OUT)/report
 
 lint: ## gofmt, go vet, actionlint on the workflows
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -1,0 +1,220 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"github.com/meshgate/meshgate/fixtures"
+	"github.com/meshgate/meshgate/internal/cluster"
+)
+
+// Cluster modes, in Istio's sense: each a path from the load generator to
+// the same echo backend image.
+const (
+	ModeKong        = "kong"
+	ModeMesh        = "mesh"
+	ModeKongMesh    = "kong-mesh"
+	ModeKongMeshJWT = "kong-mesh-jwt"
+)
+
+// The load generator's attack API port in its pod.
+const LoadgenPort = 8090
+
+// Which loadgen pod a cluster mode attacks from.
+const (
+	LoadgenPlain = "plain" // no sidecar
+	LoadgenMesh  = "mesh"  // with the mesh's sidecar, for the mesh mode
+)
+
+// ClusterOptions place the bench objects. Zero fields take the defaults in
+// NewClusterPlan.
+type ClusterOptions struct {
+	Mesh          string // cluster.MeshKuma or cluster.MeshIstio
+	Namespace     string // plain namespace: baseline echo, plain loadgen, plain Kong
+	MeshNamespace string // meshed namespace: echo and loadgen with sidecars
+	EchoName      string // Deployment/Service name of the echo backend in both
+	EchoPort      int    // container and Service port of the echo backend
+	// KongPlainURL is a Kong outside the mesh (mode kong); KongMeshURL the
+	// Kong in the mesh with the fix (kong-mesh, kong-mesh-jwt).
+	KongPlainURL string
+	KongMeshURL  string
+	BodyBytes    int
+	LoadgenImage string
+	// JWTToken is sent as a bearer token in kong-mesh-jwt.
+	JWTToken string
+}
+
+// ClusterMode is a Mode plus where it starts and how its target is found.
+type ClusterMode struct {
+	Mode
+	Loadgen string // LoadgenPlain or LoadgenMesh
+	// PodIPOf, when set, means the URL's host is resolved at run time to the
+	// Pod IP of a ready pod matching this selector in Namespace.
+	PodIPOf   map[string]string
+	Namespace string
+}
+
+// ClusterPlan is what `meshgate bench --mesh` attacks.
+type ClusterPlan struct {
+	Options ClusterOptions
+	Modes   []ClusterMode
+	// Skipped names modes left out on this mesh, with the reason.
+	Skipped map[string]string
+}
+
+// ModeNames lists the planned modes in order.
+func (p ClusterPlan) ModeNames() []string {
+	names := make([]string, len(p.Modes))
+	for i, m := range p.Modes {
+		names[i] = m.Name
+	}
+	return names
+}
+
+// PodIPHost stands for a Pod IP in a ClusterMode URL until it is resolved.
+const PodIPHost = "pod-ip"
+
+// NewClusterPlan fills defaults and plans the modes for o.Mesh.
+func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
+	if o.Mesh != cluster.MeshKuma && o.Mesh != cluster.MeshIstio {
+		return ClusterPlan{}, fmt.Errorf("--mesh %q: want %s or %s", o.Mesh, cluster.MeshKuma, cluster.MeshIstio)
+	}
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&o.Namespace, "meshgate-bench")
+	def(&o.MeshNamespace, "meshgate-bench-mesh")
+	def(&o.EchoName, "echo-bench")
+	def(&o.LoadgenImage, fixtures.LoadgenImage)
+	if o.EchoPort == 0 {
+		o.EchoPort = 8080
+	}
+	if o.BodyBytes == 0 {
+		o.BodyBytes = 1024
+	}
+	def(&o.KongPlainURL, fmt.Sprintf("http://kong-plain-gateway-proxy.%s.svc.cluster.local", o.Namespace))
+	def(&o.KongMeshURL, fmt.Sprintf("http://%s.%s.svc.cluster.local", cluster.KongProxyService, cluster.KongNamespace))
+
+	path := fmt.Sprintf("/bytes/%d", o.BodyBytes)
+	svc := func(ns string) string {
+		return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d%s", o.EchoName, ns, o.EchoPort, path)
+	}
+	p := ClusterPlan{Options: o, Skipped: map[string]string{}}
+	p.Modes = []ClusterMode{
+		{Mode: Mode{Name: ModeBaseline, Description: "loadgen (no sidecar) to the echo Pod IP: no mesh, no Kong",
+			URL: fmt.Sprintf("http://%s:%d%s", PodIPHost, o.EchoPort, path)},
+			Loadgen: LoadgenPlain, Namespace: o.Namespace, PodIPOf: map[string]string{"app.kubernetes.io/name": o.EchoName}},
+		{Mode: Mode{Name: ModeBaselineAA, Description: "the baseline again, interleaved: A/A noise floor",
+			URL: fmt.Sprintf("http://%s:%d%s", PodIPHost, o.EchoPort, path)},
+			Loadgen: LoadgenPlain, Namespace: o.Namespace, PodIPOf: map[string]string{"app.kubernetes.io/name": o.EchoName}},
+		{Mode: Mode{Name: ModeKong, Description: "loadgen to a Kong outside the mesh to the plain echo",
+			URL: o.KongPlainURL + "/bench/plain" + path}, Loadgen: LoadgenPlain},
+		{Mode: Mode{Name: ModeMesh, Description: "loadgen with a sidecar to the meshed echo Service: both sidecars, STRICT mTLS",
+			URL: svc(o.MeshNamespace)}, Loadgen: LoadgenMesh},
+		{Mode: Mode{Name: ModeKongMesh, Description: "loadgen to Kong in the mesh (with the fix) to the meshed echo, STRICT mTLS",
+			URL: o.KongMeshURL + "/bench/mesh" + path}, Loadgen: LoadgenPlain},
+	}
+	if o.Mesh == cluster.MeshIstio {
+		jwt := ClusterMode{Mode: Mode{Name: ModeKongMeshJWT, Description: "kong-mesh plus RequestAuthentication and AuthorizationPolicy (requestPrincipals) at the echo",
+			URL: o.KongMeshURL + "/bench/jwt" + path}, Loadgen: LoadgenPlain}
+		if o.JWTToken != "" {
+			jwt.Header = http.Header{"Authorization": {"Bearer " + o.JWTToken}}
+		}
+		p.Modes = append(p.Modes, jwt)
+	} else {
+		p.Skipped[ModeKongMeshJWT] = "Kuma has no JWT policy in its open-source edition; the JWT hop is measured on Istio only"
+	}
+	return p, nil
+}
+
+// Validate checks the plan is runnable: a JWT mode needs a token.
+func (p ClusterPlan) Validate() error {
+	var errs []error
+	for _, m := range p.Modes {
+		if m.Name == ModeKongMeshJWT && m.Header.Get("Authorization") == "" {
+			errs = append(errs, errors.New("mode kong-mesh-jwt needs a token (ClusterOptions.JWTToken): without one the AuthorizationPolicy answers 403 and every run is rejected"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// LoadgenPods are the load generator pods: one without a sidecar, one with,
+// both pinned to the node reserved for load (selected by its label,
+// tolerating its taint), so the load generator never competes with the
+// proxies it measures.
+func (p ClusterPlan) LoadgenPods() []*corev1.Pod {
+	return []*corev1.Pod{p.loadgenPod(LoadgenPlain), p.loadgenPod(LoadgenMesh)}
+}
+
+func (p ClusterPlan) loadgenPod(kind string) *corev1.Pod {
+	o := p.Options
+	ns := o.Namespace
+	labels := map[string]string{
+		"app.kubernetes.io/name": "meshgate-loadgen",
+		"meshgate.io/loadgen":    kind,
+		fixtures.LabelManagedBy:  fixtures.ManagedBy,
+	}
+	annotations := map[string]string{}
+	if kind == LoadgenMesh {
+		ns = o.MeshNamespace
+		port := strconv.Itoa(LoadgenPort)
+		// The attack API is reached by port-forward; keep it out of the
+		// sidecar so the orchestration never depends on mesh policy.
+		switch o.Mesh {
+		case cluster.MeshIstio:
+			labels["sidecar.istio.io/inject"] = "true"
+			annotations["traffic.sidecar.istio.io/excludeInboundPorts"] = port
+		case cluster.MeshKuma:
+			labels["kuma.io/sidecar-injection"] = "enabled"
+			annotations["traffic.kuma.io/exclude-inbound-ports"] = port
+		}
+	} else {
+		labels["sidecar.istio.io/inject"] = "false"
+		labels["kuma.io/sidecar-injection"] = "disabled"
+	}
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: "meshgate-loadgen-" + kind, Namespace: ns, Labels: labels, Annotations: annotations},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{cluster.LoadgenNodeLabel: cluster.LoadgenPool},
+			Tolerations: []corev1.Toleration{{
+				Key: cluster.LoadgenTaintKey, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule,
+			}},
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: ptr.To[int64](5),
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr.To(true),
+				RunAsUser:      ptr.To[int64](65532),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name:            "loadgen",
+				Image:           o.LoadgenImage,
+				ImagePullPolicy: corev1.PullIfNotPresent,
+				Args:            []string{"--listen", fmt.Sprintf(":%d", LoadgenPort), "-v"},
+				Ports:           []corev1.ContainerPort{{Name: "attack", ContainerPort: LoadgenPort, Protocol: corev1.ProtocolTCP}},
+				ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+					Path: HealthPath, Port: intstr.FromInt32(LoadgenPort)}}, PeriodSeconds: 2},
+				Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+					corev1.ResourceCPU:    resource.MustParse("1"),
+					corev1.ResourceMemory: resource.MustParse("256Mi"),
+				}},
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+			}},
+		},
+	}
+}

@@ -1,0 +1,98 @@
+package bench
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/meshgate/meshgate/internal/cluster"
+)
+
+func TestClusterPlanModes(t *testing.T) {
+	tests := []struct {
+		mesh    string
+		modes   []string
+		skipped []string
+	}{
+		{cluster.MeshIstio, []string{ModeBaseline, ModeBaselineAA, ModeKong, ModeMesh, ModeKongMesh, ModeKongMeshJWT}, nil},
+		{cluster.MeshKuma, []string{ModeBaseline, ModeBaselineAA, ModeKong, ModeMesh, ModeKongMesh}, []string{ModeKongMeshJWT}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mesh, func(t *testing.T) {
+			p, err := NewClusterPlan(ClusterOptions{Mesh: tt.mesh, JWTToken: "tok"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.ModeNames(); !slices.Equal(got, tt.modes) {
+				t.Errorf("modes = %v, want %v", got, tt.modes)
+			}
+			for _, s := range tt.skipped {
+				if p.Skipped[s] == "" {
+					t.Errorf("mode %s left out without a reason", s)
+				}
+			}
+			if err := p.Validate(); err != nil {
+				t.Error(err)
+			}
+			for _, m := range p.Modes {
+				if !strings.HasSuffix(m.URL, "/bytes/1024") {
+					t.Errorf("mode %s targets %s, want the 1 KB echo path", m.Name, m.URL)
+				}
+				wantLoadgen := LoadgenPlain
+				if m.Name == ModeMesh {
+					wantLoadgen = LoadgenMesh
+				}
+				if m.Loadgen != wantLoadgen {
+					t.Errorf("mode %s starts from loadgen %s, want %s", m.Name, m.Loadgen, wantLoadgen)
+				}
+				isBaseline := m.Name == ModeBaseline || m.Name == ModeBaselineAA
+				if isBaseline != (m.PodIPOf != nil && strings.Contains(m.URL, PodIPHost)) {
+					t.Errorf("mode %s: only the baselines target a Pod IP (URL %s, selector %v)", m.Name, m.URL, m.PodIPOf)
+				}
+			}
+		})
+	}
+	if _, err := NewClusterPlan(ClusterOptions{Mesh: "linkerd"}); err == nil || !strings.Contains(err.Error(), `"linkerd"`) {
+		t.Errorf("unknown mesh: %v", err)
+	}
+	p, _ := NewClusterPlan(ClusterOptions{Mesh: cluster.MeshIstio})
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "kong-mesh-jwt needs a token") {
+		t.Errorf("istio plan without a JWT token: %v", err)
+	}
+}
+
+func TestLoadgenPodsOnTheLoadNode(t *testing.T) {
+	for _, mesh := range []string{cluster.MeshKuma, cluster.MeshIstio} {
+		p, _ := NewClusterPlan(ClusterOptions{Mesh: mesh})
+		pods := p.LoadgenPods()
+		if len(pods) != 2 {
+			t.Fatalf("%s: %d loadgen pods, want plain and mesh", mesh, len(pods))
+		}
+		for _, pod := range pods {
+			name := mesh + "/" + pod.Name
+			if pod.Spec.NodeSelector[cluster.LoadgenNodeLabel] != cluster.LoadgenPool {
+				t.Errorf("%s: nodeSelector %v does not pin it to the load node", name, pod.Spec.NodeSelector)
+			}
+			tolerates := slices.ContainsFunc(pod.Spec.Tolerations, func(tl corev1.Toleration) bool {
+				return tl.ToleratesTaint(&corev1.Taint{Key: cluster.LoadgenTaintKey, Value: "true", Effect: corev1.TaintEffectNoSchedule})
+			})
+			if !tolerates {
+				t.Errorf("%s: tolerations %v do not tolerate the load node's taint", name, pod.Spec.Tolerations)
+			}
+			c := pod.Spec.Containers[0]
+			if c.Image != "meshgate/loadgen:dev" || c.Ports[0].ContainerPort != LoadgenPort || c.ReadinessProbe.HTTPGet.Path != HealthPath {
+				t.Errorf("%s: container %+v", name, c)
+			}
+			meshed := pod.Labels["meshgate.io/loadgen"] == LoadgenMesh
+			injected := pod.Labels["sidecar.istio.io/inject"] == "true" || pod.Labels["kuma.io/sidecar-injection"] == "enabled"
+			if meshed != injected {
+				t.Errorf("%s: meshed=%v but injection labels %v", name, meshed, pod.Labels)
+			}
+			if meshed && pod.Namespace != p.Options.MeshNamespace || !meshed && pod.Namespace != p.Options.Namespace {
+				t.Errorf("%s: in namespace %s", name, pod.Namespace)
+			}
+		}
+	}
+}

@@ -1,0 +1,389 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+	"k8s.io/utils/ptr"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/meshgate/meshgate/fixtures"
+	"github.com/meshgate/meshgate/internal/cluster"
+)
+
+// BackendObjects are the bench's own objects besides the loadgen pods: the
+// two namespaces, the echo backend (same image) in each, and Kong routes to
+// both. On Kuma the meshed route goes through the ExternalName bridge to the
+// mesh hostname; on Istio the meshed Service carries service-upstream. A Kong
+// outside the mesh for mode kong is not installed here (ClusterOptions.KongPlainURL).
+func (p ClusterPlan) BackendObjects() []any {
+	o := p.Options
+	plainNS := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.Namespace, Labels: map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy}}}
+	meshNS := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.MeshNamespace, Labels: map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy}}}
+	switch o.Mesh {
+	case cluster.MeshKuma:
+		meshNS.Labels["kuma.io/sidecar-injection"] = "enabled"
+	case cluster.MeshIstio:
+		meshNS.Labels["istio-injection"] = "enabled"
+	}
+	objs := []any{plainNS, meshNS}
+	for _, ns := range []string{o.Namespace, o.MeshNamespace} {
+		dep, svc := p.echo(ns)
+		objs = append(objs, dep, svc)
+	}
+	meshBackend := o.EchoName
+	if o.Mesh == cluster.MeshKuma {
+		bridge := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+			ObjectMeta: metav1.ObjectMeta{Name: o.EchoName + "-bridge", Namespace: o.MeshNamespace, Labels: map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy}},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName,
+				ExternalName: fmt.Sprintf("%s.%s.svc.80.mesh", o.EchoName, o.MeshNamespace),
+				Ports:        []corev1.ServicePort{{Name: "http", Port: 80}}}}
+		objs = append(objs, bridge)
+		meshBackend = bridge.Name
+	}
+	meshPort := int32(o.EchoPort)
+	if o.Mesh == cluster.MeshKuma {
+		meshPort = 80 // the mesh VIP listens on 80 (FACTS: serviceVipPort)
+	}
+	objs = append(objs,
+		p.ingress(o.Namespace, "bench-plain", "/bench/plain", o.EchoName, int32(o.EchoPort)),
+		p.ingress(o.MeshNamespace, "bench-mesh", "/bench/mesh", meshBackend, meshPort))
+	return objs
+}
+
+func (p ClusterPlan) echo(ns string) (*appsv1.Deployment, *corev1.Service) {
+	o := p.Options
+	sel := map[string]string{"app.kubernetes.io/name": o.EchoName}
+	lbl := map[string]string{"app.kubernetes.io/name": o.EchoName, fixtures.LabelManagedBy: fixtures.ManagedBy}
+	dep := &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.EchoName, Namespace: ns, Labels: lbl},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: lbl},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "echo", Image: fixtures.EchoImage, ImagePullPolicy: corev1.PullIfNotPresent,
+					Args:  []string{"--listen", fmt.Sprintf(":%d", o.EchoPort)},
+					Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: int32(o.EchoPort)}},
+					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+						Path: "/healthz", Port: intstr.FromInt(o.EchoPort)}}, PeriodSeconds: 2},
+				}}},
+			},
+		}}
+	svc := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.EchoName, Namespace: ns, Labels: lbl},
+		Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{
+			Name: "http", Port: int32(o.EchoPort), TargetPort: intstr.FromInt(o.EchoPort), AppProtocol: ptr.To("http")}}}}
+	if ns == o.MeshNamespace && o.Mesh == cluster.MeshIstio {
+		svc.Annotations = map[string]string{"ingress.kubernetes.io/service-upstream": "true"}
+	}
+	return dep, svc
+}
+
+func (p ClusterPlan) ingress(ns, name, path, backend string, port int32) *networkingv1.Ingress {
+	pt := networkingv1.PathTypePrefix
+	return &networkingv1.Ingress{TypeMeta: metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
+			Labels:      map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy},
+			Annotations: map[string]string{"konghq.com/strip-path": "true"}},
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: ptr.To(cluster.KongGatewayClass),
+			Rules: []networkingv1.IngressRule{{IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+				Paths: []networkingv1.HTTPIngressPath{{Path: path, PathType: &pt, Backend: networkingv1.IngressBackend{
+					Service: &networkingv1.IngressServiceBackend{Name: backend, Port: networkingv1.ServiceBackendPort{Number: port}}}}},
+			}}}},
+		}}
+}
+
+// RunCluster benchmarks plan on env's cluster: it applies the backend
+// objects and the loadgen pods, waits for them, port-forwards to each
+// loadgen, resolves the Pod-IP targets, leaves out (and names) every mode
+// whose target does not answer 200, and runs Execute with each mode
+// attacking from its loadgen. The loadgen pods are deleted at the end.
+func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options, dir string) (*Summary, error) {
+	log := env.Logger()
+	cs, err := kubernetes.NewForConfig(env.REST)
+	if err != nil {
+		return nil, err
+	}
+	if err := applyAll(ctx, cs, p.BackendObjects()); err != nil {
+		return nil, err
+	}
+	loaders := map[string]Loader{}
+	for _, pod := range p.LoadgenPods() {
+		stop, base, err := startLoadgen(ctx, cs, env.REST, pod, log)
+		if stop != nil {
+			defer stop()
+		}
+		if err != nil {
+			return nil, err
+		}
+		loaders[pod.Labels["meshgate.io/loadgen"]] = RemoteLoader{BaseURL: base}
+	}
+	if err := waitEcho(ctx, cs, p); err != nil {
+		return nil, err
+	}
+	plan := Plan{Target: "cluster", Baseline: ModeBaseline, AAMode: ModeBaselineAA, Options: o,
+		Mesh: MeshInfo{MeshType: p.Options.Mesh, MTLSEnabled: true}}
+	var dropped []string
+	for name, why := range p.Skipped {
+		dropped = append(dropped, fmt.Sprintf("mode %s not run: %s", name, why))
+	}
+	for _, cm := range p.Modes {
+		m := cm.Mode
+		m.Loader = loaders[cm.Loadgen]
+		if cm.PodIPOf != nil {
+			ip, err := podIP(ctx, cs, cm.Namespace, cm.PodIPOf)
+			if err != nil {
+				return nil, fmt.Errorf("mode %s: %w", m.Name, err)
+			}
+			m.URL = strings.Replace(m.URL, PodIPHost, ip, 1)
+		}
+		if err := preflight(ctx, m, o); err != nil {
+			if m.Name == ModeBaseline {
+				return nil, fmt.Errorf("the baseline does not answer, nothing can be measured: %w", err)
+			}
+			dropped = append(dropped, fmt.Sprintf("mode %s not run: %v", m.Name, err))
+			continue
+		}
+		plan.Modes = append(plan.Modes, m)
+	}
+	plan.Env, _ = clusterEnv(ctx, cs)
+	s, err := Execute(ctx, dir, plan, nil, log)
+	if err != nil {
+		return nil, err
+	}
+	if len(dropped) > 0 {
+		s.Violations = append(s.Violations, dropped...)
+		return s, WriteSummary(dir, s)
+	}
+	return s, nil
+}
+
+// preflight sends a few requests of the mode through its loader and wants
+// every one to answer 200 with the body size asked for.
+func preflight(ctx context.Context, m Mode, o Options) error {
+	spec := AttackSpec{Name: m.Name + "-preflight", Method: m.Method, URL: m.URL, Header: m.Header, Rate: 5,
+		Duration: Duration(time.Second), Connections: 1, Timeout: Duration(5 * time.Second)}
+	var bad []string
+	n := 0
+	err := m.Loader.Attack(ctx, spec, func(r *vegeta.Result) error {
+		n++
+		if r.Code != http.StatusOK || (o.BodyBytes > 0 && r.BytesIn != uint64(o.BodyBytes)) {
+			bad = append(bad, fmt.Sprintf("%d %q (%d bytes)", r.Code, r.Error, r.BytesIn))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if n == 0 || len(bad) > 0 {
+		return fmt.Errorf("%s answered %d requests, failures %v; check its route and backend", m.URL, n, bad)
+	}
+	return nil
+}
+
+func applyAll(ctx context.Context, cs kubernetes.Interface, objs []any) error {
+	var errs []error
+	for _, obj := range objs {
+		var err error
+		switch v := obj.(type) {
+		case *corev1.Namespace:
+			_, err = cs.CoreV1().Namespaces().Create(ctx, v, metav1.CreateOptions{})
+		case *corev1.Service:
+			_, err = cs.CoreV1().Services(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
+		case *appsv1.Deployment:
+			_, err = cs.AppsV1().Deployments(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
+		case *networkingv1.Ingress:
+			_, err = cs.NetworkingV1().Ingresses(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
+		default:
+			err = fmt.Errorf("no applier for %T", obj)
+		}
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			errs = append(errs, fmt.Errorf("create %T: %w", obj, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func startLoadgen(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, pod *corev1.Pod, log *slog.Logger) (func(), string, error) {
+	pods := cs.CoreV1().Pods(pod.Namespace)
+	_ = pods.Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
+	if err := waitGone(ctx, cs, pod); err != nil {
+		return nil, "", err
+	}
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		return nil, "", fmt.Errorf("create loadgen pod %s/%s: %w", pod.Namespace, pod.Name, err)
+	}
+	cleanup := func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = pods.Delete(c, pod.Name, metav1.DeleteOptions{})
+	}
+	if err := waitPodReady(ctx, cs, pod.Namespace, pod.Name); err != nil {
+		return cleanup, "", err
+	}
+	port, stop, err := portForward(cs, cfg, pod.Namespace, pod.Name, LoadgenPort)
+	if err != nil {
+		return cleanup, "", err
+	}
+	log.Info("loadgen ready", "pod", pod.Namespace+"/"+pod.Name, "local", port)
+	return func() { stop(); cleanup() }, fmt.Sprintf("http://127.0.0.1:%d", port), nil
+}
+
+func waitGone(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) error {
+	return poll(ctx, 2*time.Minute, func() (bool, string, error) {
+		_, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, "", nil
+		}
+		return false, fmt.Sprintf("old pod %s/%s still terminating", pod.Namespace, pod.Name), nil
+	})
+}
+
+func waitPodReady(ctx context.Context, cs kubernetes.Interface, ns, name string) error {
+	return poll(ctx, 3*time.Minute, func() (bool, string, error) {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		return podReady(p), fmt.Sprintf("pod %s/%s phase %s, conditions %v (is a node labelled %s=%s schedulable for it?)",
+			ns, name, p.Status.Phase, p.Status.Conditions, cluster.LoadgenNodeLabel, cluster.LoadgenPool), nil
+	})
+}
+
+func waitEcho(ctx context.Context, cs kubernetes.Interface, p ClusterPlan) error {
+	for _, ns := range []string{p.Options.Namespace, p.Options.MeshNamespace} {
+		if _, err := podIP(ctx, cs, ns, map[string]string{"app.kubernetes.io/name": p.Options.EchoName}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// podIP waits for a ready pod matching sel in ns and returns its IP.
+func podIP(ctx context.Context, cs kubernetes.Interface, ns string, sel map[string]string) (string, error) {
+	var ip string
+	err := poll(ctx, 3*time.Minute, func() (bool, string, error) {
+		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(sel).String()})
+		if err != nil {
+			return false, "", err
+		}
+		for i := range list.Items {
+			if podReady(&list.Items[i]) && list.Items[i].Status.PodIP != "" {
+				ip = list.Items[i].Status.PodIP
+				return true, "", nil
+			}
+		}
+		return false, fmt.Sprintf("no ready pod matches %v in namespace %s (%d found)", sel, ns, len(list.Items)), nil
+	})
+	return ip, err
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// poll calls check every second until it is done, fails, or the timeout
+// passes; the timeout error carries check's last "not yet" reason.
+func poll(ctx context.Context, timeout time.Duration, check func() (bool, string, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		done, why, err := check()
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("after %s: %s: %w", timeout, why, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func portForward(cs kubernetes.Interface, cfg *rest.Config, ns, pod string, port int) (int, func(), error) {
+	transport, upgrader, err := spdy.RoundTripperFor(cfg)
+	if err != nil {
+		return 0, nil, err
+	}
+	u, err := url.Parse(cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL().String())
+	if err != nil {
+		return 0, nil, err
+	}
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
+	if err != nil {
+		return 0, nil, err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- pf.ForwardPorts() }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		return 0, nil, fmt.Errorf("port-forward to %s/%s:%d: %w", ns, pod, port, err)
+	case <-time.After(30 * time.Second):
+		close(stop)
+		return 0, nil, fmt.Errorf("port-forward to %s/%s:%d not ready after 30s", ns, pod, port)
+	}
+	ports, err := pf.GetPorts()
+	if err != nil || len(ports) == 0 {
+		close(stop)
+		return 0, nil, fmt.Errorf("port-forward to %s/%s:%d: no local port (%v)", ns, pod, port, err)
+	}
+	return int(ports[0].Local), func() { close(stop) }, nil
+}
+
+// clusterEnv reads node facts (SMP EnvironmentConfig) from the API.
+func clusterEnv(ctx context.Context, cs kubernetes.Interface) (Env, error) {
+	var env Env
+	if v, err := cs.Discovery().ServerVersion(); err == nil {
+		env.KubernetesVersion = v.GitVersion
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return env, err
+	}
+	for _, n := range nodes.Items {
+		role := "worker"
+		if n.Labels[cluster.LoadgenNodeLabel] == cluster.LoadgenPool {
+			role = "loadgen"
+		} else if _, cp := n.Labels["node-role.kubernetes.io/control-plane"]; cp {
+			role = "control-plane"
+		}
+		env.Nodes = append(env.Nodes, Node{
+			Name: n.Name, Role: role, OS: n.Status.NodeInfo.OperatingSystem, Arch: n.Status.NodeInfo.Architecture,
+			KernelVersion: n.Status.NodeInfo.KernelVersion, Cores: int(n.Status.Capacity.Cpu().Value()),
+			MemMB: n.Status.Capacity.Memory().Value() >> 20,
+		})
+	}
+	return env, nil
+}

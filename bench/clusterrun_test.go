@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"context"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/meshgate/meshgate/internal/cluster"
+)
+
+func TestBackendObjectsPerMesh(t *testing.T) {
+	tests := []struct {
+		mesh          string
+		injectLabel   string
+		meshBackend   string
+		meshPort      int32
+		upstreamAnnot bool
+	}{
+		{cluster.MeshKuma, "kuma.io/sidecar-injection", "echo-bench-bridge", 80, false},
+		{cluster.MeshIstio, "istio-injection", "echo-bench", 8080, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mesh, func(t *testing.T) {
+			p, _ := NewClusterPlan(ClusterOptions{Mesh: tt.mesh})
+			var deps, ingresses int
+			for _, obj := range p.BackendObjects() {
+				switch v := obj.(type) {
+				case *corev1.Namespace:
+					meshed := v.Name == p.Options.MeshNamespace
+					if meshed != (v.Labels[tt.injectLabel] == "enabled") {
+						t.Errorf("namespace %s labels %v", v.Name, v.Labels)
+					}
+				case *appsv1.Deployment:
+					deps++
+					if v.Spec.Template.Spec.Containers[0].Image != "meshgate/echo:dev" {
+						t.Errorf("echo %s/%s image %s", v.Namespace, v.Name, v.Spec.Template.Spec.Containers[0].Image)
+					}
+				case *corev1.Service:
+					if v.Spec.Type == corev1.ServiceTypeExternalName && v.Spec.ExternalName != "echo-bench.meshgate-bench-mesh.svc.80.mesh" {
+						t.Errorf("bridge points at %s", v.Spec.ExternalName)
+					}
+					if v.Namespace == p.Options.MeshNamespace && v.Name == "echo-bench" && tt.upstreamAnnot != (v.Annotations["ingress.kubernetes.io/service-upstream"] == "true") {
+						t.Errorf("meshed echo Service annotations %v", v.Annotations)
+					}
+				case *networkingv1.Ingress:
+					ingresses++
+					b := v.Spec.Rules[0].HTTP.Paths[0].Backend.Service
+					if v.Namespace == p.Options.MeshNamespace && (b.Name != tt.meshBackend || b.Port.Number != tt.meshPort) {
+						t.Errorf("meshed route goes to %s:%d, want %s:%d", b.Name, b.Port.Number, tt.meshBackend, tt.meshPort)
+					}
+				}
+			}
+			if deps != 2 || ingresses != 2 {
+				t.Errorf("%d echo Deployments and %d routes, want 2 and 2", deps, ingresses)
+			}
+		})
+	}
+}
+
+func TestApplyAllIdempotentAndClusterFacts(t *testing.T) {
+	ctx := context.Background()
+	p, _ := NewClusterPlan(ClusterOptions{Mesh: cluster.MeshKuma})
+	cs := fake.NewSimpleClientset()
+	for range 2 {
+		if err := applyAll(ctx, cs, p.BackendObjects()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if l, _ := cs.AppsV1().Deployments(p.Options.MeshNamespace).List(ctx, metav1.ListOptions{}); len(l.Items) != 1 {
+		t.Errorf("meshed namespace holds %d Deployments, want 1", len(l.Items))
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "echo-1", Namespace: p.Options.Namespace, Labels: map[string]string{"app.kubernetes.io/name": "echo-bench"}},
+		Status: corev1.PodStatus{PodIP: "10.244.1.7", Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}}}
+	cs.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if ip, err := podIP(ctx, cs, p.Options.Namespace, p.Modes[0].PodIPOf); err != nil || ip != "10.244.1.7" {
+		t.Errorf("podIP = %q, %v", ip, err)
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "w2", Labels: map[string]string{cluster.LoadgenNodeLabel: cluster.LoadgenPool}},
+		Status: corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KernelVersion: "6.1.0", OperatingSystem: "linux", Architecture: "amd64"},
+			Capacity: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("8Gi")}}}
+	cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	env, err := clusterEnv(ctx, cs)
+	if err != nil || len(env.Nodes) != 1 || env.Nodes[0] != (Node{Name: "w2", Role: "loadgen", OS: "linux", Arch: "amd64", KernelVersion: "6.1.0", Cores: 4, MemMB: 8192}) {
+		t.Errorf("clusterEnv = %+v, %v", env, err)
+	}
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meshgate/meshgate/bench"
+)
+
+var quick = []string{"--rate", "300", "--duration", "1s", "--warmup", "200ms", "--connections", "4", "--reps", "2", "--resamples", "500", "--proxy", "go", "--rate-tolerance", "0.05"}
+
+func TestBenchLocalAndGate(t *testing.T) {
+	a := filepath.Join(t.TempDir(), "a")
+	code, out, errOut := runCLI(t, append([]string{"bench", "--local", "--out", a}, quick...)...)
+	if code != 0 {
+		t.Fatalf("bench --local exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"proxy  ", "p50", "p99_9", "95% CI", "A/A noise floor", "vegeta report"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	s, err := bench.ReadSummary(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Config.Rate != 300 || s.Config.Repetitions != 2 || len(s.Runs) != 6 {
+		t.Errorf("flags did not reach the summary: %+v", s.Config)
+	}
+
+	code, out, _ = runCLI(t, "bench", "--in", a, "--compare", filepath.Join(a, "summary.json"))
+	if code != 0 || !strings.Contains(out, "gate: PASS") {
+		t.Errorf("A/A gate: exit %d\n%s", code, out)
+	}
+
+	b := filepath.Join(t.TempDir(), "b")
+	code, out, errOut = runCLI(t, append([]string{"bench", "--local", "--out", b, "--inject-delay", "3ms", "--compare", a}, quick...)...)
+	if code != 1 || !strings.Contains(out, "gate: FAIL") || !strings.Contains(out, "proxy c4 p50: overhead grew by +3.") || !strings.Contains(errOut, "latency regression gate failed") {
+		t.Errorf("gate on a 3 ms regression: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+}
+
+func TestBenchLocalDefaults(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	code, out, errOut := runCLI(t, "bench", "--local", "--out", dir, "--duration", "1s", "--reps", "1", "--rate", "200", "--resamples", "200", "--proxy", "go", "--rate-tolerance", "0.05")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	s, err := bench.ReadSummary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(s.Config.Warmup) != time.Second || len(s.Config.Connections) != 1 || s.Config.Connections[0] != 16 || s.Config.Rate != 200 {
+		t.Errorf("--local defaults (warm-up 1s, 16 connections) not applied or flags lost: %+v", s.Config)
+	}
+}
+
+func TestBenchRefusals(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no target", []string{"bench"}, 2, "choose one of --local"},
+		{"two targets", []string{"bench", "--local", "--mesh", "kuma"}, 2, "choose one of"},
+		{"--in without --compare", []string{"bench", "--in", dir}, 2, "only makes sense with --compare"},
+		{"missing old summary", []string{"bench", "--in", dir, "--compare", filepath.Join(dir, "nope.json")}, 2, "nope.json"},
+		{"unknown mesh", []string{"bench", "--mesh", "linkerd"}, 2, `"linkerd"`},
+		{"bad option", []string{"bench", "--local", "--rate", "0", "--out", dir}, 1, "--rate is 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want exit %d mentioning %q", code, errOut, tt.code, tt.want)
+			}
+		})
+	}
+}
+
+func TestBenchClusterNeedsDocker(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	code, _, errOut := runCLI(t, "bench", "--mesh", "istio")
+	if code != 1 || !strings.Contains(errOut, "needs a kind cluster, so Docker") || !strings.Contains(errOut, "bench --local") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
