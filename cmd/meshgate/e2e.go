@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/stack"
+	"github.com/meshgate/meshgate/reports"
 	"github.com/meshgate/meshgate/scenarios"
 )
 
@@ -53,7 +54,9 @@ runs that mesh's Ginkgo suite on it, and writes into the run folder
   suite.log     the suite's output             diagnostics/ per failed phase
 
 Then it deletes the cluster, unless --keep (or --keep-on-failure and a
-failure). Without Docker it stops after doctor with doctor's message.
+failure), and builds report/ from every mesh's results (as meshgate report
+does: report.md, index.html, report.json, charts, merged junit.xml).
+Without Docker it stops after doctor with doctor's message.
 
 The suites run as ` + "`go test ./suites/<mesh>`" + ` from the meshgate module, so e2e
 needs the source tree and Go (which building meshgate's images needs anyway).`,
@@ -106,10 +109,34 @@ func runE2E(ctx context.Context, a *app, f clusterFlags, scenario string, d e2eD
 		}
 		summarise(a.stdout, mf.out)
 	}
+	if err := e2eReport(ctx, a, f.out, meshes); err != nil {
+		failed = append(failed, "report: "+err.Error())
+	}
 	fmt.Fprintf(a.stdout, "run folder: %s\n", f.out)
 	if len(failed) > 0 {
 		return fmt.Errorf("e2e failed: %s", strings.Join(failed, "; "))
 	}
+	return nil
+}
+
+// e2eReport builds <out>/report from the meshes whose suites wrote results;
+// a mesh that never came up has only diagnostics and is left out.
+func e2eReport(ctx context.Context, a *app, out string, meshes []string) error {
+	var in []string
+	for _, mesh := range meshes {
+		dir := filepath.Join(out, mesh)
+		if _, err := os.Stat(filepath.Join(dir, scenarios.ResultFile)); err == nil {
+			in = append(in, dir)
+		}
+	}
+	if len(in) == 0 {
+		return nil
+	}
+	dir := filepath.Join(out, "report")
+	if _, err := reports.Generate(ctx, reports.Options{In: in, Out: dir, Meshgate: reportBuildVersion()}); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "report: %s\n", filepath.Join(dir, reports.MarkdownFile))
 	return nil
 }
 

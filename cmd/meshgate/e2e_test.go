@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/stack"
+	"github.com/meshgate/meshgate/reports"
 	"github.com/meshgate/meshgate/scenarios"
 )
 
@@ -83,6 +85,13 @@ func TestE2ERunsSuiteAndDeletesCluster(t *testing.T) {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report", reports.MarkdownFile))
+	if err != nil {
+		t.Fatalf("e2e wrote no report: %v", err)
+	}
+	if !strings.Contains(string(md), scenarios.KumaPodIP502) {
+		t.Errorf("report.md does not name the scenario that ran:\n%s", md)
 	}
 }
 
