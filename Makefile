@@ -7,6 +7,7 @@ RUN       ?= $(shell date -u +%Y%m%d-%H%M%S)
 OUT       ?= reports/out/$(RUN)
 GOTESTFLAGS ?=
 BENCHFLAGS  ?=
+E2EFLAGS    ?=
 
 # The envtest control plane (kube-apiserver + etcd) is built from Go modules
 # once per version and cached outside the repository.
@@ -21,7 +22,7 @@ test: envtest-assets ## unit, envtest, local nginx and browser checks; Docker su
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test $(GOTESTFLAGS) ./...
 
 e2e: ## the main job: doctor, a kind cluster per mesh, the suites (MESH=kuma|istio, SCENARIO=id, KEEP=1), reports in $(OUT)
-	$(GO) run ./cmd/meshgate e2e $(if $(MESH),--mesh $(MESH)) $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KEEP),--keep) --out $(OUT)
+	$(GO) run ./cmd/meshgate e2e $(if $(MESH),--mesh $(MESH)) $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KEEP),--keep) --out $(OUT) $(E2EFLAGS)
 
 e2e-edge: ## edge mTLS suites in containers (Kong, NGINX, Envoy); needs Docker
 	$(GO) test ./suites/edge/... -count=1 -v -timeout 30m -args -ginkgo.v -ginkgo.label-filter=edge
