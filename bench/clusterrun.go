@@ -145,7 +145,7 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 	if err := waitEcho(ctx, cs, p); err != nil {
 		return nil, err
 	}
-	plan := Plan{Target: "cluster", Baseline: ModeBaseline, AAMode: ModeBaselineAA, Options: o,
+	plan := Plan{Target: "cluster", Baseline: ModeBaseline, Options: o,
 		Mesh: MeshInfo{MeshType: p.Options.Mesh, MTLSEnabled: true}}
 	var dropped []string
 	for name, why := range p.Skipped {
@@ -169,6 +169,9 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 			continue
 		}
 		plan.Modes = append(plan.Modes, m)
+		if m.Name == ModeBaselineAA {
+			plan.AAMode = m.Name
+		}
 	}
 	plan.Env, _ = clusterEnv(ctx, cs)
 	s, err := Execute(ctx, dir, plan, nil, log)

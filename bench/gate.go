@@ -80,8 +80,8 @@ func Compare(old, cur *Summary, g Gate) (Verdict, error) {
 		limit := math.Max(g.ThresholdMs, math.Max(g.RelThreshold*math.Abs(was.OverheadMs), is.NoiseMs))
 		if growth > limit && z > zGate {
 			v.Violations = append(v.Violations, fmt.Sprintf(
-				"%s: overhead grew by %+.3f ms (%+.3f → %+.3f ms; growth interval [%+.3f, %+.3f] ms, z = %.1f, one-sided p < %.2g) beyond the limit %.3f ms",
-				name, growth, was.OverheadMs, is.OverheadMs, growth-1.96*se, growth+1.96*se, z, 1-g.Confidence, limit))
+				"%s: overhead grew by %+.3f ms (%+.3f → %+.3f ms; growth interval [%+.3f, %+.3f] ms, z = %.1f, one-sided p = %.2g) beyond the limit %.3f ms",
+				name, growth, was.OverheadMs, is.OverheadMs, growth-1.96*se, growth+1.96*se, z, 0.5*math.Erfc(z/math.Sqrt2), limit))
 		}
 	}
 	if v.Checked == 0 && len(v.Violations) == 0 {

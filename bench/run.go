@@ -238,6 +238,9 @@ func attackToFile(ctx context.Context, dir string, m Mode, conns, rep int, o Opt
 	if err == nil {
 		err = w.Flush()
 	}
+	if err == nil {
+		err = f.Chmod(0o644) // CreateTemp makes 0600; results are for sharing
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

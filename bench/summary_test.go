@@ -29,6 +29,9 @@ func TestSummaryRoundTrip(t *testing.T) {
 	if _, err := ReadSummary(filepath.Join(y.dir, SummaryFile)); err != nil {
 		t.Errorf("ReadSummary on the file itself: %v", err)
 	}
+	if fi, err := os.Stat(filepath.Join(y.dir, SummaryFile)); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("summary.json mode: %v, %v; want 0644", fi.Mode(), err)
+	}
 	leftovers, _ := filepath.Glob(filepath.Join(y.dir, ".*.tmp"))
 	if len(leftovers) > 0 {
 		t.Errorf("atomic write left temp files: %v", leftovers)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -232,6 +233,9 @@ func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench
 	}
 	if err := plan.Validate(); err != nil {
 		return nil, &exitError{code: 2, err: fmt.Errorf("%w (--jwt-token)", err)}
+	}
+	if f.noAA {
+		plan.Modes = slices.DeleteFunc(plan.Modes, func(m bench.ClusterMode) bool { return m.Name == bench.ModeBaselineAA })
 	}
 	log := benchLogger(a, f.verbose)
 	env, err := stack.Up(ctx, stack.Options{Mesh: f.mesh, Log: log, RunDir: filepath.Join(dir, "cluster")})
