@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -20,14 +18,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/portforward"
-	"k8s.io/client-go/transport/spdy"
 	"k8s.io/utils/ptr"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/meshgate/meshgate/fixtures"
 	"github.com/meshgate/meshgate/internal/cluster"
+	"github.com/meshgate/meshgate/internal/kube"
 )
 
 // BackendObjects are the bench's own objects besides the loadgen pods: the
@@ -248,7 +245,7 @@ func startLoadgen(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config
 	if err := waitPodReady(ctx, cs, pod.Namespace, pod.Name); err != nil {
 		return cleanup, "", err
 	}
-	port, stop, err := portForward(cs, cfg, pod.Namespace, pod.Name, LoadgenPort)
+	port, stop, err := kube.ForwardPort(ctx, cfg, pod.Namespace, pod.Name, LoadgenPort, 30*time.Second)
 	if err != nil {
 		return cleanup, "", err
 	}
@@ -330,39 +327,6 @@ func poll(ctx context.Context, timeout time.Duration, check func() (bool, string
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-func portForward(cs kubernetes.Interface, cfg *rest.Config, ns, pod string, port int) (int, func(), error) {
-	transport, upgrader, err := spdy.RoundTripperFor(cfg)
-	if err != nil {
-		return 0, nil, err
-	}
-	u, err := url.Parse(cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("portforward").URL().String())
-	if err != nil {
-		return 0, nil, err
-	}
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
-	stop, ready := make(chan struct{}), make(chan struct{})
-	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, io.Discard, io.Discard)
-	if err != nil {
-		return 0, nil, err
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- pf.ForwardPorts() }()
-	select {
-	case <-ready:
-	case err := <-errc:
-		return 0, nil, fmt.Errorf("port-forward to %s/%s:%d: %w", ns, pod, port, err)
-	case <-time.After(30 * time.Second):
-		close(stop)
-		return 0, nil, fmt.Errorf("port-forward to %s/%s:%d not ready after 30s", ns, pod, port)
-	}
-	ports, err := pf.GetPorts()
-	if err != nil || len(ports) == 0 {
-		close(stop)
-		return 0, nil, fmt.Errorf("port-forward to %s/%s:%d: no local port (%v)", ns, pod, port, err)
-	}
-	return int(ports[0].Local), func() { close(stop) }, nil
 }
 
 // clusterEnv reads node facts (SMP EnvironmentConfig) from the API.

@@ -11,13 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meshgate/meshgate/internal/kube"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/tools/remotecommand"
-	"k8s.io/client-go/transport/spdy"
 )
 
 // PodPort reads an HTTP endpoint on a pod's port through a port-forward
@@ -34,36 +33,11 @@ type PodPort struct {
 
 // Get implements AdminGetter.
 func (p *PodPort) Get(ctx context.Context, path string) ([]byte, error) {
-	cs, err := kubernetes.NewForConfig(p.REST)
+	local, stop, err := kube.ForwardPort(ctx, p.REST, p.Namespace, p.Pod, p.Port, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	rt, upgrader, err := spdy.RoundTripperFor(p.REST)
-	if err != nil {
-		return nil, err
-	}
-	url := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(p.Pod).SubResource("portforward").URL()
-	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: rt}, http.MethodPost, url)
-	stop, ready := make(chan struct{}), make(chan struct{})
-	defer close(stop)
-	var errOut bytes.Buffer
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", p.Port)}, stop, ready, io.Discard, &errOut)
-	if err != nil {
-		return nil, fmt.Errorf("port-forward to %s/%s:%d: %w", p.Namespace, p.Pod, p.Port, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- fw.ForwardPorts() }()
-	select {
-	case <-ready:
-	case err := <-done:
-		return nil, fmt.Errorf("port-forward to %s/%s:%d: %v %s", p.Namespace, p.Pod, p.Port, err, errOut.String())
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	ports, err := fw.GetPorts()
-	if err != nil || len(ports) == 0 {
-		return nil, fmt.Errorf("port-forward to %s/%s:%d: no local port: %v", p.Namespace, p.Pod, p.Port, err)
-	}
+	defer stop()
 	scheme := p.Scheme
 	if scheme == "" {
 		scheme = "http"
@@ -72,7 +46,7 @@ func (p *PodPort) Get(ctx context.Context, path string) ([]byte, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, ports[0].Local, path), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s://127.0.0.1:%d%s", scheme, local, path), nil)
 	if err != nil {
 		return nil, err
 	}
