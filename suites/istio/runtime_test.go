@@ -2,16 +2,9 @@ package istio_test
 
 import (
 	"context"
-	"path/filepath"
 
-	. "github.com/onsi/ginkgo/v2"
 	"k8s.io/client-go/rest"
 
-	outside "github.com/meshgate/meshgate/fixtures/client"
-	istiofx "github.com/meshgate/meshgate/fixtures/istio"
-	"github.com/meshgate/meshgate/internal/addons"
-	"github.com/meshgate/meshgate/internal/cluster"
-	"github.com/meshgate/meshgate/internal/kube"
 	"github.com/meshgate/meshgate/internal/probe"
 )
 
@@ -38,30 +31,4 @@ func (p istioProxy) Get(ctx context.Context, path string) ([]byte, error) {
 		return p.metrics.Get(ctx, path)
 	}
 	return p.admin.Get(ctx, path)
-}
-
-// diagnostics writes the bundle of a failed phase: api-system, the outside
-// client, Kong (status, upstream targets), istiod, each sidecar's config
-// dump and stats, and the node logs on kind.
-func diagnostics(name string) string {
-	dir := filepath.Join(flags.Out, "diagnostics", name)
-	ctx, cancel := context.WithTimeout(context.Background(), timeouts.Diagnostics)
-	defer cancel()
-	o := kube.DiagnosticsOptions{
-		Dir:           dir,
-		Namespaces:    []string{istiofx.DefaultNamespace, outside.Namespace, cluster.KongNamespace, addons.IstioNamespace},
-		KongNamespace: cluster.KongNamespace,
-		KongSelector:  cluster.KongGatewayLabel + "=" + cluster.KongRelease,
-		KongAdminPort: cluster.KongAdminPort,
-		Log:           env.Logger(),
-	}
-	if env.Provider == cluster.ProviderKind && env.Name != "" {
-		k := cluster.NewKind(env.Log)
-		name := env.Name
-		o.NodeLogs = func(dir string) error { return k.CollectLogs(name, dir) }
-	}
-	if err := kube.CollectDiagnostics(ctx, env.REST, o); err != nil {
-		AddReportEntry("diagnostics incomplete", err.Error())
-	}
-	return dir
 }
