@@ -32,8 +32,11 @@ var _ = suite.Define(suite.Mesh{
 	Mesh:         scenarios.MeshKuma,
 	Name:         "Kuma",
 	PhaseTimeout: 10 * time.Minute,
+	Findings:     true,
+	Reports:      true,
 	Diagnostics: suite.Diagnostics{
 		Namespaces: []string{"kong-air-production", "kong-air-trap", "meshgate-outside", cluster.KongNamespace, "kuma-system"},
 		KumaCP:     "kuma-system/kuma-control-plane",
+		NodeLogs:   true,
 	},
 })
