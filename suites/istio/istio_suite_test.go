@@ -31,10 +31,10 @@ import (
 
 func TestIstio(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Istio suite")
+	istioSuite.Run(t, "Istio suite")
 }
 
-var _ = suite.Define(suite.Mesh{
+var istioSuite = suite.Define(suite.Mesh{
 	Mesh:         scenarios.MeshIstio,
 	Name:         "Istio",
 	PhaseTimeout: 15 * time.Minute,

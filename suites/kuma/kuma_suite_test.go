@@ -23,12 +23,12 @@ import (
 
 func TestKuma(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Kuma suite")
+	kumaSuite.Run(t, "Kuma suite")
 }
 
 // Kuma's sidecars are read through the control plane's inspect API, which
 // scenarios.NewRuntime sets up for Kuma.
-var _ = suite.Define(suite.Mesh{
+var kumaSuite = suite.Define(suite.Mesh{
 	Mesh:         scenarios.MeshKuma,
 	Name:         "Kuma",
 	PhaseTimeout: 10 * time.Minute,

@@ -11,6 +11,7 @@ package suite
 
 import (
 	"flag"
+	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -60,8 +61,8 @@ const (
 // Define registers the -meshgate.* flags (scenarios.SuiteFlags) and declares
 // the suite's nodes: the setup, the scenario containers and the reporters.
 // Call it once per test binary, from a package-level var, so the flags exist
-// before go test parses them.
-func Define(m Mesh) bool {
+// before go test parses them, and run the suite with the returned Suite.
+func Define(m Mesh) *Suite {
 	s := &state{mesh: m}
 	s.flags.Register(flag.CommandLine)
 	SynchronizedBeforeSuite(s.setUpFirst, s.setUpEach, NodeTimeout(upTimeout))
@@ -81,7 +82,20 @@ func Define(m Mesh) bool {
 	if m.Reports {
 		ReportAfterSuite("JUnit and JSON reports", s.writeReports)
 	}
-	return true
+	return &Suite{s: s}
+}
+
+// Suite is a defined mesh suite.
+type Suite struct{ s *state }
+
+// Run runs the specs from the package's go test entry. When the stack could
+// not be had (no Docker), every spec skips with the reason and so does the
+// go test entry: a suite that could not run never reports a pass.
+func (x *Suite) Run(t *testing.T, description string) {
+	t.Helper()
+	if RunSpecs(t, description) && x.s.skipReason != "" {
+		t.Skip(x.s.skipReason)
+	}
 }
 
 // state is one suite's, shared by its specs: written once in the setup,
