@@ -1,6 +1,9 @@
 # meshgate: `make test` runs everything that works with Go and apt only;
 # `make e2e` is the main job and needs Docker. `make help` lists the targets.
 
+SHELL     := bash
+.SHELLFLAGS := -o pipefail -c
+
 GO        ?= go
 MESH      ?=
 RUN       ?= $(shell date -u +%Y%m%d-%H%M%S)
@@ -19,7 +22,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 test: envtest-assets ## unit, envtest, local nginx and browser checks; Docker suites skip with their reason
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test $(GOTESTFLAGS) ./...
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -json $(GOTESTFLAGS) ./... | $(GO) run ./hack/testsummary
 
 e2e: ## the main job: doctor, a kind cluster per mesh, the suites (MESH=kuma|istio, SCENARIO=id, KEEP=1), reports in $(OUT)
 	$(GO) run ./cmd/meshgate e2e $(if $(MESH),--mesh $(MESH)) $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KEEP),--keep) --out $(OUT) $(E2EFLAGS)
