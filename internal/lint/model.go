@@ -102,12 +102,19 @@ type Model struct {
 	IstioRootNamespace string
 }
 
-// NewModel indexes objects; objects of kinds no rule reads are kept too, so
-// a future rule sees them, but cost nothing.
+// NewModel indexes objects. As with kubectl apply, a later object with the
+// same kind, namespace and name replaces an earlier one.
 func NewModel(objs []*Object) *Model {
 	m := &Model{byKind: map[string][]*Object{}, IstioRootNamespace: "istio-system"}
+	pos := map[string]int{}
 	for _, o := range objs {
 		k := o.Group() + "/" + o.Kind
+		id := k + "/" + o.Namespace + "/" + o.Name
+		if i, ok := pos[id]; ok {
+			m.byKind[k][i] = o
+			continue
+		}
+		pos[id] = len(m.byKind[k])
 		m.byKind[k] = append(m.byKind[k], o)
 	}
 	for _, list := range m.byKind {

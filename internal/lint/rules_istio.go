@@ -64,7 +64,7 @@ func checkTokenOptional(m *Model, r Rule) []Finding {
 		if len(sel) > 0 {
 			scope = "workloads labelled " + labelString(sel)
 		}
-		msg := fmt.Sprintf("RequestAuthentication %s validates JWTs for %s, but no AuthorizationPolicy there requires a request "+
+		msg := fmt.Sprintf("%s validates JWTs for %s, but no AuthorizationPolicy there requires a request "+
 			"principal: requests without a token pass, only invalid tokens are rejected, so anything that bypasses Kong reaches the "+
 			"backend unauthenticated. Fix: add an AuthorizationPolicy (action ALLOW) with the same selector and rules[].from[].source."+
 			"requestPrincipals: [\"%s/*\"].", ra.Ref(), scope, firstIssuer(ra))
@@ -183,8 +183,8 @@ func compareJWT(r Rule, rt route, svc *Object, kj *kongJWT, ra *Object) (Finding
 	}
 	related := append([]*Object{kj.plugin, ra, svc}, kj.sources...)
 	if len(common) == 0 {
-		msg := fmt.Sprintf("%s sends requests for Service %s through KongPlugin %s, which accepts tokens from issuer(s) %q, but "+
-			"RequestAuthentication %s on the backend accepts only %q: every token Kong lets through is rejected by the sidecar (401). "+
+		msg := fmt.Sprintf("%s sends requests for %s through %s, which accepts tokens from issuer(s) %q, but "+
+			"%s on the backend accepts only %q: every token Kong lets through is rejected by the sidecar (401). "+
 			"Fix: make the issuer identical on both sides (exact string, including any trailing slash).",
 			rt.Obj.Ref(), svc.Ref(), kj.plugin.Ref(), kj.issuers, ra.Ref(), raIssuers)
 		return r.finding(SeverityError, rt.Obj, msg, related...), true
@@ -199,8 +199,8 @@ func compareJWT(r Rule, rt route, svc *Object, kj *kongJWT, ra *Object) (Finding
 			overlap = overlap || slices.Contains(want, a)
 		}
 		if !overlap {
-			msg := fmt.Sprintf("%s: KongPlugin %s requires audience(s) %q for issuer %q, but RequestAuthentication %s on backend "+
-				"Service %s allows only %q: tokens Kong accepts are rejected by the sidecar (401 Audiences in Jwt are not allowed). "+
+			msg := fmt.Sprintf("%s: %s requires audience(s) %q for issuer %q, but %s on backend "+
+				"%s allows only %q: tokens Kong accepts are rejected by the sidecar (401 Audiences in Jwt are not allowed). "+
 				"Fix: align the audiences on both sides.", rt.Obj.Ref(), kj.plugin.Ref(), kj.audiences, iss, ra.Ref(), svc.Ref(), want)
 			return r.finding(SeverityError, rt.Obj, msg, related...), true
 		}
@@ -288,7 +288,7 @@ func checkDestinationRuleTLS(m *Model, r Rule) []Finding {
 			if t.Mesh != MeshIstio || !t.strict() {
 				continue
 			}
-			msg := fmt.Sprintf("DestinationRule %s sets tls.mode %s toward Service %s, whose pods are STRICT (%s): clients send %s "+
+			msg := fmt.Sprintf("%s sets tls.mode %s toward %s, whose pods are STRICT (%s): clients send %s "+
 				"instead of Istio mTLS and the backend sidecar resets the connection (503 upstream connect error). Fix: use tls.mode "+
 				"ISTIO_MUTUAL or drop the tls block (auto mTLS).", dr.Ref(), strings.Join(modes, "/"), svc.Ref(), t.Detail, drWhat(modes))
 			out = append(out, r.finding(SeverityError, dr, msg, svc, t.Policy))
@@ -384,7 +384,7 @@ func checkPermissive(m *Model, r Rule) []Finding {
 			continue
 		}
 		seen[svc.Ref().String()+t.Policy.Ref().String()] = true
-		msg := fmt.Sprintf("%s serves Service %s, and %s: the backend accepts plaintext, so a gateway that reaches it by Pod IP or from "+
+		msg := fmt.Sprintf("%s serves %s, and %s: the backend accepts plaintext, so a gateway that reaches it by Pod IP or from "+
 			"outside the mesh works without mTLS and nothing reports it. Fix: once Kong's route uses service-upstream or a mesh bridge "+
 			"and Kong has a sidecar, make it STRICT (%s).", rt.Obj.Ref(), svc.Ref(), t.Detail, strictHow(t))
 		out = append(out, r.finding(SeverityWarning, t.Policy, msg, rt.Obj, svc))

@@ -124,9 +124,9 @@ func checkDoubleRetries(m *Model, r Rule) []Finding {
 			}
 			seen[key] = true
 			total := (k + 1) * (mr.attempts + 1)
-			msg := fmt.Sprintf("%s: Kong retries Service %s up to %d times (%s) and VirtualService %s retries it up to %d times "+
+			msg := fmt.Sprintf("%s: Kong retries %s up to %d times (%s) and %s retries it up to %d times "+
 				"in the mesh: one failing request becomes up to %d requests ((1+%d)×(1+%d)) against a backend that is already "+
-				"failing. Fix: retry in one layer: konghq.com/retries: \"0\" on Service %s, or remove retries from the VirtualService.",
+				"failing. Fix: retry in one layer: konghq.com/retries: \"0\" on %s, or remove retries from the VirtualService.",
 				rt.Obj.Ref(), backend.Ref(), k, how, mr.vs.Ref(), mr.attempts, total, k, mr.attempts, kongSvc.Ref())
 			out = append(out, r.finding(SeverityWarning, rt.Obj, msg, kongSvc, mr.vs))
 		}
@@ -174,9 +174,9 @@ func checkTimeoutBudget(m *Model, r Rule) []Finding {
 				continue
 			}
 			seen[key] = true
-			msg := fmt.Sprintf("%s: Kong's read timeout for Service %s is %d ms (%s), but VirtualService %s allows (1 + %d retries) × "+
+			msg := fmt.Sprintf("%s: Kong's read timeout for %s is %d ms (%s), but %s allows (1 + %d retries) × "+
 				"perTryTimeout %gs = %gs for %s: Kong answers 504 while the mesh is still retrying. Fix: raise konghq.com/read-timeout "+
-				"on Service %s above %d ms, or lower the mesh's attempts or perTryTimeout.",
+				"on %s above %d ms, or lower the mesh's attempts or perTryTimeout.",
 				rt.Obj.Ref(), kongSvc.Ref(), ms, how, mr.vs.Ref(), mr.attempts, mr.perTry, budget, backend.Ref(), kongSvc.Ref(), int(budget*1000))
 			out = append(out, r.finding(SeverityWarning, rt.Obj, msg, kongSvc, mr.vs))
 		}

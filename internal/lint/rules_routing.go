@@ -51,15 +51,15 @@ func checkPodIP(m *Model, r Rule) []Finding {
 		why := ""
 		switch {
 		case t.Mesh == MeshKuma && truthy(svc.Annotations[annKumaIgnore]):
-			why = fmt.Sprintf(" Service %s is annotated kuma.io/ignore, so Kuma's service controller does not add service-upstream for you.", svc.Ref())
+			why = fmt.Sprintf(" %s is annotated kuma.io/ignore, so Kuma's service controller does not add service-upstream for you.", svc.Ref())
 		case t.Mesh == MeshKuma:
 			why = fmt.Sprintf(" Namespace %s is not labelled kuma.io/sidecar-injection: enabled (pods are injected one by one), so Kuma's service controller does not add service-upstream for you.", svc.Namespace)
 		}
-		fix := fmt.Sprintf("annotate Service %s with ingress.kubernetes.io/service-upstream: \"true\"", svc.Ref())
+		fix := fmt.Sprintf("annotate %s with ingress.kubernetes.io/service-upstream: \"true\"", svc.Ref())
 		if t.Mesh == MeshKuma {
 			fix += fmt.Sprintf(", or route to an ExternalName bridge with externalName %s.%s.svc.%s.mesh on port 80", svc.Name, svc.Namespace, firstPort(svc))
 		}
-		msg := fmt.Sprintf("%s routes to Service %s by Pod IP (no ingress.kubernetes.io/service-upstream, not an ExternalName bridge) "+
+		msg := fmt.Sprintf("%s routes to %s by Pod IP (no ingress.kubernetes.io/service-upstream, not an ExternalName bridge) "+
 			"while %s mTLS is STRICT for it (%s): the request bypasses the mesh's Service routing, arrives as plaintext and the backend "+
 			"sidecar resets it (502).%s Fix: %s.", rt.Obj.Ref(), svc.Ref(), t.Mesh, state, why, fix)
 		out = append(out, r.finding(sev, rt.Obj, msg, svc, t.Policy))
@@ -99,10 +99,10 @@ func checkAutoAnnotation(m *Model, r Rule) []Finding {
 		if t := m.backendMTLS(svc); t.Mesh != MeshKuma {
 			continue
 		}
-		msg := fmt.Sprintf("%s routes to Service %s, which has no ingress.kubernetes.io/service-upstream in the manifest: on the cluster "+
+		msg := fmt.Sprintf("%s routes to %s, which has no ingress.kubernetes.io/service-upstream in the manifest: on the cluster "+
 			"Kuma's service controller adds it because namespace %s is labelled kuma.io/sidecar-injection: enabled, so Kong uses the "+
 			"ClusterIP and mTLS works. Adding kuma.io/ignore to the Service or dropping the namespace label brings back the Pod-IP 502. "+
-			"Fix: state it in the manifest: ingress.kubernetes.io/service-upstream: \"true\" on Service %s.", rt.Obj.Ref(), svc.Ref(), svc.Namespace, svc.Ref())
+			"Fix: state it in the manifest: ingress.kubernetes.io/service-upstream: \"true\" on %s.", rt.Obj.Ref(), svc.Ref(), svc.Namespace, svc.Ref())
 		out = append(out, r.finding(SeverityInfo, rt.Obj, msg, svc))
 	}
 	return out
@@ -136,7 +136,7 @@ func checkBridgeName(m *Model, r Rule) []Finding {
 		if isLocal {
 			why = ".mesh.local names exist only for Universal MeshServices and Services synced from other zones, not for a Service in this Kubernetes zone"
 		}
-		msg := fmt.Sprintf("ExternalName Service %s points at %q, which Kuma's DNS does not serve on Kubernetes: %s. Kong cannot resolve "+
+		msg := fmt.Sprintf("ExternalName %s points at %q, which Kuma's DNS does not serve on Kubernetes: %s. Kong cannot resolve "+
 			"the bridge (or reaches something else). Fix: set spec.externalName to %s and route to it on port 80.", svc.Ref(), host, why, want)
 		out = append(out, r.finding(SeverityError, svc, msg))
 	}
@@ -179,12 +179,12 @@ func checkBridgeTarget(m *Model, r Rule) []Finding {
 		target := m.Get(kService, ns, name)
 		switch {
 		case target == nil && m.knowsNamespace(ns):
-			msg := fmt.Sprintf("ExternalName Service %s points at %s, but there is no Service %s/%s in the inputs: Kuma serves no VIP for it "+
+			msg := fmt.Sprintf("ExternalName %s points at %s, but there is no Service %s/%s in the inputs: Kuma serves no VIP for it "+
 				"and Kong gets a DNS failure (503). Fix: correct the service or namespace part of spec.externalName, or create Service %s/%s.",
 				svc.Ref(), str(svc.Content, "spec", "externalName"), ns, name, ns, name)
 			out = append(out, r.finding(SeverityError, svc, msg))
 		case target != nil && servicePort(target, port, "") == nil:
-			msg := fmt.Sprintf("ExternalName Service %s points at %s, but Service %s has no port %d (it has %s): Kuma serves no such name. "+
+			msg := fmt.Sprintf("ExternalName %s points at %s, but %s has no port %d (it has %s): Kuma serves no such name. "+
 				"Fix: use %s.%s.svc.%s.mesh.", svc.Ref(), str(svc.Content, "spec", "externalName"), target.Ref(), port, portList(target),
 				name, ns, firstPort(target))
 			out = append(out, r.finding(SeverityError, svc, msg, target))
@@ -238,7 +238,7 @@ func checkBridgePort(m *Model, r Rule) []Finding {
 		if port == 0 || port == 80 {
 			continue
 		}
-		msg := fmt.Sprintf("%s routes to ExternalName bridge %s (%s) on port %d: Kuma's VIP listens on port 80 only, so Kong's "+
+		msg := fmt.Sprintf("%s routes to %s (%s) on port %d: Kuma's VIP listens on port 80 only, so Kong's "+
 			"connection to VIP:%d misses the mesh outbound listener and is not carried over mTLS. Fix: use port 80 in the route "+
 			"(and the bridge Service), whatever port the backend listens on.", rt.Obj.Ref(), svc.Ref(), host, port, port)
 		out = append(out, r.finding(SeverityError, rt.Obj, msg, svc))
