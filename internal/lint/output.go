@@ -124,7 +124,7 @@ func (r Report) writeSARIF(w io.Writer) error {
 		for _, rel := range f.Related {
 			res.AddRelatedLocation(sarifLocation(rel))
 		}
-		res.SetPartialFingerPrint("meshgate/v1", f.RuleID+":"+f.Object.String())
+		res.WithPartialFingerPrints(map[string]any{"meshgate/v1": f.RuleID + ":" + f.Object.String()})
 	}
 	log.AddRun(run)
 	return log.PrettyWrite(w)
