@@ -87,6 +87,7 @@ const (
 	kKumaMesh       = "kuma.io/Mesh"
 	kKumaMTP        = "kuma.io/MeshTrafficPermission"
 	kKumaMeshTLS    = "kuma.io/MeshTLS"
+	kKumaMeshRetry  = "kuma.io/MeshRetry"
 	kPeerAuth       = "security.istio.io/PeerAuthentication"
 	kRequestAuth    = "security.istio.io/RequestAuthentication"
 	kAuthzPolicy    = "security.istio.io/AuthorizationPolicy"

@@ -10,14 +10,16 @@ import (
 const (
 	factRetries = "Kong's Service entity retries 5 times by default, settable per Service with konghq.com/retries [Kong Gateway Service " +
 		"docs; Kong support: \"x-kong-proxy-latency exceeds the timeout\"]; an Istio VirtualService makes at most 1 + retries.attempts " +
-		"requests [istio.io/api networking/v1alpha3/virtual_service.proto HTTPRetry]; seed pitfall \"Inconsistent Timeout and Retry Policies\""
+		"requests [istio.io/api networking/v1alpha3/virtual_service.proto HTTPRetry]; a Kuma MeshRetry retries http.numRetries times " +
+		"[kumahq/kuma 2.14.3 MeshRetry CRD]; seed pitfall \"Inconsistent Timeout and Retry Policies\""
 	factTimeouts = "Kong's read timeout is 60000 ms per upstream try by default, settable with konghq.com/read-timeout [Kong Gateway Service " +
 		"docs]; Istio's perTryTimeout applies to the initial call and each retry [istio.io/api virtual_service.proto HTTPRetry]"
 )
 
-// meshRetry is one VirtualService HTTP route's retry policy for a Service.
+// meshRetry is one mesh retry policy for a Service: an Istio VirtualService
+// HTTP route or a Kuma MeshRetry.
 type meshRetry struct {
-	vs       *Object
+	vs       *Object // VirtualService or MeshRetry
 	attempts int     // retries after the first try
 	perTry   float64 // seconds, 0 when unset
 	timeout  float64 // route timeout in seconds, 0 when unset
@@ -52,7 +54,55 @@ func (m *Model) meshRetries(svc *Object) []meshRetry {
 			break
 		}
 	}
+	return append(out, m.kumaRetries(svc)...)
+}
+
+// kumaRetries lists MeshRetry policies whose to[] targets svc (kind Mesh, or
+// MeshService by name) for every source (top-level targetRef kind Mesh or
+// absent), with an explicit http.numRetries.
+func (m *Model) kumaRetries(svc *Object) []meshRetry {
+	w := m.workloadOf(svc)
+	if !m.kumaInjected(svc.Namespace, w.Labels, w.Annotations) {
+		return nil
+	}
+	mesh := m.kumaMeshName(svc.Namespace, w.Labels, w.Annotations)
+	var out []meshRetry
+	for _, p := range m.All(kKumaMeshRetry) {
+		if l := p.Labels[lblKumaMesh]; l != mesh && (l != "" || mesh != "default") {
+			continue
+		}
+		if k := str(p.Content, "spec", "targetRef", "kind"); k != "" && k != "Mesh" {
+			continue
+		}
+		for _, to := range list(p.Content, "spec", "to") {
+			if !kumaTargets(field(to, "targetRef"), svc) {
+				continue
+			}
+			n, ok := num(to, "default", "http", "numRetries")
+			if !ok || n <= 0 {
+				continue
+			}
+			mr := meshRetry{vs: p, attempts: int(n)}
+			mr.perTry, _ = durationSeconds(str(to, "default", "http", "perTryTimeout"))
+			out = append(out, mr)
+			break
+		}
+	}
 	return out
+}
+
+func kumaTargets(ref any, svc *Object) bool {
+	switch str(ref, "kind") {
+	case "Mesh":
+		return true
+	case "MeshService":
+		name, ns := str(ref, "name"), str(ref, "namespace")
+		if name == svc.Name && (ns == "" || ns == svc.Namespace) {
+			return true
+		}
+		return strings.HasPrefix(name, svc.Name+"_"+svc.Namespace+"_svc_")
+	}
+	return false
 }
 
 // kongSetting reads a per-Service Kong setting: the konghq.com annotation,
@@ -126,8 +176,8 @@ func checkDoubleRetries(m *Model, r Rule) []Finding {
 			total := (k + 1) * (mr.attempts + 1)
 			msg := fmt.Sprintf("%s: Kong retries %s up to %d times (%s) and %s retries it up to %d times "+
 				"in the mesh: one failing request becomes up to %d requests ((1+%d)×(1+%d)) against a backend that is already "+
-				"failing. Fix: retry in one layer: konghq.com/retries: \"0\" on %s, or remove retries from the VirtualService.",
-				rt.Obj.Ref(), backend.Ref(), k, how, mr.vs.Ref(), mr.attempts, total, k, mr.attempts, kongSvc.Ref())
+				"failing. Fix: retry in one layer: konghq.com/retries: \"0\" on %s, or remove the retries from %s.",
+				rt.Obj.Ref(), backend.Ref(), k, how, mr.vs.Ref(), mr.attempts, total, k, mr.attempts, kongSvc.Ref(), mr.vs.Ref())
 			out = append(out, r.finding(SeverityWarning, rt.Obj, msg, kongSvc, mr.vs))
 		}
 	}
