@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -42,12 +43,15 @@ run 'meshgate lint --rules'. Findings name the objects and the fix, with
 file:line in file mode or Kind/namespace/name in live mode.
 
 Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it,
-2 bad input (unparseable YAML names the file and line; unreachable cluster).`,
-		Example: `  meshgate lint -f deploy/                       every *.yaml, *.yml, *.json under deploy/
+2 bad input (unparseable YAML names the file and line; unreachable cluster).
+
+Rules (details and facts: meshgate lint --rules):
+` + rulesSummary(),
+		Example: `  meshgate lint -f deploy/                            every *.yaml, *.yml, *.json under deploy/
   helm template kong kong/ingress | meshgate lint -f - -f mesh/
-  meshgate lint --context kind-meshgate -n shop     live objects, read-only
+  meshgate lint --context kind-meshgate -n shop       live objects, read-only
   meshgate lint -f deploy/ --format sarif -o meshgate.sarif --fail-on warning
-  meshgate lint --rules                            IDs, severities and facts`,
+  meshgate lint --rules                               IDs, severities and facts`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runLint(cmd, a, o)
@@ -64,6 +68,14 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it,
 	f.BoolVar(&o.rules, "rules", false, "print every rule (ID, severity, title, fact) and exit")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "log what is read to stderr")
 	return cmd
+}
+
+func rulesSummary() string {
+	var b strings.Builder
+	for _, r := range lint.Rules() {
+		fmt.Fprintf(&b, "  %s  %-7s  %s\n", r.ID, r.Severity, r.Title)
+	}
+	return b.String()
 }
 
 func runLint(cmd *cobra.Command, a *app, o lintOptions) error {

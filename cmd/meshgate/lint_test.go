@@ -98,7 +98,7 @@ func TestLintWritesReportFile(t *testing.T) {
 
 func TestLintHelpTeaches(t *testing.T) {
 	code, out, _ := runCLI(t, "", "lint", "--help")
-	for _, s := range []string{"--rules", "--fail-on", "sarif", "-f -", "Exit codes"} {
+	for _, s := range []string{"--rules", "--fail-on", "sarif", "-f -", "Exit codes", "MG001  error", "MG014  warning"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("help lacks %q", s)
 		}
