@@ -37,6 +37,7 @@ func liveKinds() []liveKind {
 		{"gateway.networking.k8s.io", "Gateway", []string{"v1"}, false, nil},
 		{"gateway.networking.k8s.io", "HTTPRoute", []string{"v1"}, false, nil},
 		{"configuration.konghq.com", "KongPlugin", []string{"v1"}, false, nil},
+		{"configuration.konghq.com", "KongClusterPlugin", []string{"v1"}, true, nil},
 		{"configuration.konghq.com", "KongConsumer", []string{"v1"}, false, nil},
 		{"configuration.konghq.com", "KongIngress", []string{"v1"}, false, nil},
 		{"kuma.io", "Mesh", []string{"v1alpha1"}, true, nil},

@@ -214,6 +214,9 @@ func compareJWT(r Rule, rt route, svc *Object, kj *kongJWT, ra *Object) (Finding
 func (m *Model) kongJWTConfig(ns, name string) *kongJWT {
 	p := m.Get(kKongPlugin, ns, name)
 	if p == nil {
+		p = m.Get(kKongClusterPlugin, "", name)
+	}
+	if p == nil {
 		return nil
 	}
 	kj := &kongJWT{plugin: p}

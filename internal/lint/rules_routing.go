@@ -44,9 +44,10 @@ func checkPodIP(m *Model, r Rule) []Finding {
 		if t.Mesh == MeshKuma && m.kumaNamespace(svc.Namespace) && !truthy(svc.Annotations[annKumaIgnore]) {
 			continue // MG002: Kuma adds the annotation on the cluster
 		}
-		sev, state := SeverityError, t.Detail
+		sev, state := SeverityError, fmt.Sprintf("%s mTLS is STRICT for it (%s)", t.Mesh, t.Detail)
 		if t.Mode == "" {
-			sev, state = SeverityWarning, t.Detail+", so STRICT mTLS is not proven: check the Mesh's spec.mtls"
+			sev = SeverityWarning
+			state = fmt.Sprintf("its pods are in a %s mesh whose mTLS mode the inputs do not show (%s); if it is STRICT", t.Mesh, t.Detail)
 		}
 		why := ""
 		switch {
@@ -60,8 +61,8 @@ func checkPodIP(m *Model, r Rule) []Finding {
 			fix += fmt.Sprintf(", or route to an ExternalName bridge with externalName %s.%s.svc.%s.mesh on port 80", svc.Name, svc.Namespace, firstPort(svc))
 		}
 		msg := fmt.Sprintf("%s routes to %s by Pod IP (no ingress.kubernetes.io/service-upstream, not an ExternalName bridge) "+
-			"while %s mTLS is STRICT for it (%s): the request bypasses the mesh's Service routing, arrives as plaintext and the backend "+
-			"sidecar resets it (502).%s Fix: %s.", rt.Obj.Ref(), svc.Ref(), t.Mesh, state, why, fix)
+			"while %s: the request bypasses the mesh's Service routing, arrives as plaintext and the backend "+
+			"sidecar resets it (502).%s Fix: %s.", rt.Obj.Ref(), svc.Ref(), state, why, fix)
 		out = append(out, r.finding(sev, rt.Obj, msg, svc, t.Policy))
 	}
 	return out

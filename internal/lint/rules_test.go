@@ -115,6 +115,7 @@ func TestRules(t *testing.T) {
 			[]string{`"https://issuer.example/"`, "KongPlugin/shop/jwt-auth", "RequestAuthentication/shop/jwt"}},
 		{"issuer from a base64 credential on the Service's plugin", with(istioStrict, "ra-echo.yaml", "kong-jwt-base64.yaml"), "MG010", 1, SeverityError,
 			[]string{"https://other.example"}},
+		{"KongClusterPlugin", with(istioFixed, "ra-echo.yaml", "kong-jwt-cluster-plugin.yaml"), "MG010", 1, SeverityError, []string{"KongClusterPlugin/jwt-auth"}},
 		{"audience differs", with(istioFixed, "ra-echo.yaml", "kong-oidc-aud-mismatch.yaml"), "MG010", 1, SeverityError, []string{"audience"}},
 		{"near miss: same issuer", with(istioFixed, "ra-echo.yaml", "kong-jwt-same-issuer.yaml"), "MG010", 0, "", nil},
 		{"near miss: same audience", with(istioFixed, "ra-echo.yaml", "kong-oidc-aud-match.yaml"), "MG010", 0, "", nil},
