@@ -107,3 +107,25 @@ func TestLintHelpTeaches(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 }
+
+func TestLintUnreachableClusterIsBadInput(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "config")
+	cfg := `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: x}}]
+contexts: [{name: nowhere, context: {cluster: c, user: u}}]
+current-context: nowhere
+`
+	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "", "lint", "--kubeconfig", kubeconfig, "--context", "nowhere")
+	if code != 2 || !strings.Contains(errOut, "127.0.0.1:1") {
+		t.Fatalf("exit %d, want 2 naming the server; stderr: %s", code, errOut)
+	}
+	code, _, errOut = runCLI(t, "", "lint", "--kubeconfig", kubeconfig, "--context", "missing")
+	if code != 2 || !strings.Contains(errOut, "missing") {
+		t.Fatalf("unknown context: exit %d, want 2 naming it; stderr: %s", code, errOut)
+	}
+}
