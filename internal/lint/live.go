@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/meshgate/meshgate/internal/lint/manifest"
 )
 
 // liveKind is one kind the model reads from a cluster. Versions are tried in
@@ -94,8 +96,8 @@ func listKind(ctx context.Context, c client.Reader, k liveKind, namespace string
 		var out []*Object
 		for i := range ul.Items {
 			it := &ul.Items[i]
-			content, _ := normalize(it.UnstructuredContent()).(map[string]any)
-			o, err := NewObject(content)
+			content, _ := manifest.Normalize(it.UnstructuredContent()).(map[string]any)
+			o, err := manifest.NewObject(content)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s/%s from the cluster: %w", k.kind, it.GetNamespace(), it.GetName(), err)
 			}

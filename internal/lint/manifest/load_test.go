@@ -1,4 +1,4 @@
-package lint
+package manifest
 
 import (
 	"errors"
@@ -116,7 +116,7 @@ func TestLoadPathsFoldersAndStdin(t *testing.T) {
 // FuzzParse: any input either parses into named, located objects or fails
 // with an InputError; it never panics.
 func FuzzParse(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "rules", "*.yaml"))
+	seeds, _ := filepath.Glob(filepath.Join("..", "testdata", "rules", "*.yaml"))
 	for _, s := range seeds {
 		if b, err := os.ReadFile(s); err == nil {
 			f.Add(b)
@@ -139,6 +139,5 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("object without kind, name or line: %+v", o.Ref())
 			}
 		}
-		_ = Run(NewModel(objs))
 	})
 }
