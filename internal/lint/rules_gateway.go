@@ -42,49 +42,65 @@ func checkKumaGatewayAnnotation(m *Model, r Rule) []Finding {
 	return out
 }
 
-// MG007: Kong without an Istio sidecar while its backends are STRICT.
+// MG007: Kong outside the mesh while its backends are STRICT.
 func ruleIstioGatewayInjection() Rule {
 	return Rule{
 		ID: "MG007", Severity: SeverityError,
-		Title: "Kong gateway pods without an Istio sidecar route to STRICT backends",
-		Help: "A Kong pod outside the mesh sends plaintext. STRICT backends reset it, even when Kong targets the Service " +
-			"(service-upstream).",
-		Fact:  factIstioInjection,
+		Title: "Kong gateway pods outside the mesh route to STRICT backends",
+		Help: "A Kong pod without the mesh's sidecar sends plaintext. STRICT backends reset it, even when Kong targets the Service " +
+			"(service-upstream) or a mesh bridge.",
+		Fact:  factIstioInjection + "; Kuma injects by namespace or pod label kuma.io/sidecar-injection: enabled (UPSTREAM.md)",
 		check: checkIstioGatewayInjection,
 	}
 }
 
 func checkIstioGatewayInjection(m *Model, r Rule) []Finding {
-	strict := map[string]*Object{}
-	var backends []string
+	type strictBackend struct {
+		svc  *Object
+		mesh Mesh
+	}
+	var backends []strictBackend
+	seen := map[string]bool{}
 	for _, rt := range m.kongRoutes() {
-		svc := m.Get(kService, rt.SvcNS, rt.SvcName)
-		if svc == nil || strict[svc.Ref().String()] != nil {
+		_, svc := m.meshedBackend(rt)
+		if svc == nil || seen[svc.Ref().String()] || str(svc.Content, "spec", "type") == "ExternalName" {
 			continue
 		}
-		if t := m.backendMTLS(svc); t.Mesh == MeshIstio && t.strict() {
-			strict[svc.Ref().String()] = svc
-			backends = append(backends, svc.Ref().String())
+		seen[svc.Ref().String()] = true
+		if t := m.backendMTLS(svc); t.strict() {
+			backends = append(backends, strictBackend{svc, t.Mesh})
 		}
-	}
-	if len(backends) == 0 {
-		return nil
 	}
 	var out []Finding
 	for _, p := range m.kongPods() {
 		ns := p.obj.Namespace
-		if m.istioInjected(ns, p.podLabels, p.podAnnotations) || m.kumaInjected(ns, p.podLabels, p.podAnnotations) {
+		inIstio := m.istioInjected(ns, p.podLabels, p.podAnnotations)
+		inKuma := m.kumaInjected(ns, p.podLabels, p.podAnnotations)
+		var missing []string
+		related := []*Object{m.Get(kNamespace, "", ns)}
+		meshes := map[Mesh]bool{}
+		for _, b := range backends {
+			if (b.mesh == MeshIstio && !inIstio) || (b.mesh == MeshKuma && !inKuma) {
+				missing = append(missing, b.svc.Ref().String())
+				related = append(related, b.svc)
+				meshes[b.mesh] = true
+			}
+		}
+		if len(missing) == 0 {
 			continue
 		}
-		msg := fmt.Sprintf("Kong gateway %s has no Istio sidecar (namespace %s is not labelled istio-injection=enabled, or the pod opts "+
-			"out with sidecar.istio.io/inject: \"false\") while the backends it routes to are STRICT: %s. Kong's plaintext is reset by "+
-			"their sidecars (502), even with service-upstream. Fix: label namespace %s istio-injection=enabled and restart Kong, "+
-			"excluding the admin port from capture (traffic.sidecar.istio.io/excludeOutboundPorts: \"8444\").",
-			p.obj.Ref(), ns, strings.Join(backends, ", "), ns)
-		related := []*Object{m.Get(kNamespace, "", ns)}
-		for _, b := range backends {
-			related = append(related, strict[b])
+		var fixes []string
+		if meshes[MeshIstio] {
+			fixes = append(fixes, fmt.Sprintf("for Istio, label namespace %s istio-injection=enabled (Kong's Istio guide) and restart Kong, "+
+				"excluding the admin port from capture (traffic.sidecar.istio.io/excludeOutboundPorts: \"8444\")", ns))
 		}
+		if meshes[MeshKuma] {
+			fixes = append(fixes, fmt.Sprintf("for Kuma, label namespace %s (or the pod template) kuma.io/sidecar-injection: enabled and "+
+				"annotate the pod template kuma.io/gateway: enabled (the kong/ingress chart's default)", ns))
+		}
+		msg := fmt.Sprintf("Kong gateway %s has no sidecar of the mesh its backends are in, and they are STRICT: %s. Kong's plaintext "+
+			"is reset by their sidecars (502), even with service-upstream or a mesh bridge. Fix: %s.",
+			p.obj.Ref(), strings.Join(missing, ", "), strings.Join(fixes, "; "))
 		out = append(out, r.finding(SeverityError, p.obj, msg, related...))
 	}
 	return out

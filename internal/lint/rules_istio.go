@@ -61,6 +61,9 @@ func checkTokenOptional(m *Model, r Rule) []Finding {
 			continue
 		}
 		scope := "every workload in namespace " + ra.Namespace
+		if ra.Namespace == m.IstioRootNamespace {
+			scope = "every workload in the mesh"
+		}
 		if len(sel) > 0 {
 			scope = "workloads labelled " + labelString(sel)
 		}

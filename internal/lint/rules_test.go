@@ -94,8 +94,11 @@ func TestRules(t *testing.T) {
 		{"near miss: not in the mesh", []string{"kong-kuma-unmeshed.yaml"}, "MG006", 0, "", nil},
 
 		{"kong without istio sidecar", with(istioFixed, "kong-istio-uninjected.yaml"), "MG007", 1, SeverityError,
-			[]string{"Deployment/kong/kong-gateway", "Service/shop/echo"}},
+			[]string{"Deployment/kong/kong-gateway", "Service/shop/echo", "istio-injection=enabled"}},
 		{"kong opted out of injection", with(istioFixed, "kong-istio-optout.yaml"), "MG007", 1, SeverityError, nil},
+		{"kong outside a STRICT Kuma mesh", with(kumaStrict, "podip-kuma-service-upstream.yaml", "kong-kuma-unmeshed.yaml"), "MG007", 1, SeverityError,
+			[]string{"Deployment/kong/kong-gateway", "kuma.io/sidecar-injection: enabled"}},
+		{"near miss: kong in the Kuma mesh", with(kumaStrict, "podip-kuma-service-upstream.yaml", "kong-kuma-gateway.yaml"), "MG007", 0, "", nil},
 		{"near miss: kong injected", with(istioFixed, "kong-istio-injected.yaml"), "MG007", 0, "", nil},
 		{"near miss: backends PERMISSIVE", with(istioPerm, "kong-ingress.yaml", "kong-istio-uninjected.yaml"), "MG007", 0, "", nil},
 
