@@ -13,6 +13,8 @@ const (
 	annKongOverride     = "konghq.com/override"
 	annKongRetries      = "konghq.com/retries"
 	annKongReadTimeout  = "konghq.com/read-timeout"
+	annKongHostHeader   = "konghq.com/host-header"
+	annKongPreserveHost = "konghq.com/preserve-host"
 	annIngressClass     = "kubernetes.io/ingress.class"
 	lblKumaInjection    = "kuma.io/sidecar-injection"
 	lblKumaMesh         = "kuma.io/mesh"

@@ -246,3 +246,61 @@ func checkBridgePort(m *Model, r Rule) []Finding {
 	}
 	return out
 }
+
+const factHostHeader = "Kong sets the upstream Host to the Pod IP unless konghq.com/host-header is set, and KIC preserves the client's Host by " +
+	"default (konghq.com/preserve-host) [FACTS.md Kong; KIC annotation reference]; an Istio sidecar routes outbound HTTP by Host, and a " +
+	"Host it has no virtual host for goes to PassthroughCluster, which is plaintext [Istio outbound traffic policy ALLOW_ANY]"
+
+// MG015: service-upstream toward Istio without a Host Istio knows.
+func ruleHostHeader() Rule {
+	return Rule{
+		ID: "MG015", Severity: SeverityError,
+		Title: "Kong targets an Istio Service but sends the client's Host",
+		Help: "With service-upstream Kong connects to the ClusterIP, but KIC keeps the client's Host header. Kong's Istio sidecar " +
+			"routes HTTP by Host, finds no Service for it and passes the request through as plaintext: STRICT resets it, PERMISSIVE " +
+			"accepts it without mTLS.",
+		Fact:  factHostHeader,
+		check: checkHostHeader,
+	}
+}
+
+func checkHostHeader(m *Model, r Rule) []Finding {
+	var out []Finding
+	for _, rt := range m.kongRoutes() {
+		svc := m.Get(kService, rt.SvcNS, rt.SvcName)
+		if svc == nil || !truthy(svc.Annotations[annServiceUpstream]) || svc.Annotations[annKongHostHeader] != "" ||
+			strings.EqualFold(rt.Obj.Annotations[annKongPreserveHost], "false") {
+			continue
+		}
+		t := m.backendMTLS(svc)
+		if t.Mesh != MeshIstio || !m.kongInIstio() {
+			continue
+		}
+		sev, effect := SeverityWarning, "PERMISSIVE accepts it, so the hop is silently unencrypted"
+		if t.strict() {
+			sev, effect = SeverityError, "the STRICT backend resets it (502)"
+		}
+		msg := fmt.Sprintf("%s reaches %s through its ClusterIP (service-upstream) but keeps the client's Host header (KIC preserves it "+
+			"by default, and %s has no konghq.com/host-header): Kong's Istio sidecar routes HTTP by Host, finds no Service for that "+
+			"Host and passes the request through as plaintext; %s (%s). Fix: annotate %s with konghq.com/host-header: %s.%s.svc.cluster.local "+
+			"(or set konghq.com/preserve-host: \"false\" on the route).", rt.Obj.Ref(), svc.Ref(), svc.Ref(), effect, t.Detail, svc.Ref(),
+			svc.Name, svc.Namespace)
+		out = append(out, r.finding(sev, rt.Obj, msg, svc, t.Policy))
+	}
+	return out
+}
+
+// kongInIstio reports whether the Kong gateway pods have an Istio sidecar;
+// true when no Kong pods are in the inputs (the usual setup for Istio).
+func (m *Model) kongInIstio() bool {
+	pods := m.kongPods()
+	if len(pods) == 0 {
+		return true
+	}
+	for _, p := range pods {
+		if m.istioInjected(p.obj.Namespace, p.podLabels, p.podAnnotations) {
+			return true
+		}
+	}
+	return false
+}

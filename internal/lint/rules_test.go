@@ -152,6 +152,15 @@ func TestRules(t *testing.T) {
 		{"KongIngress read timeout 3s", with(istioFixed, "kong-kongingress-timeout.yaml", "vs-retries-3x2s.yaml"), "MG014", 1, SeverityWarning, []string{"3000 ms"}},
 		{"near miss: Kong 10s", with(istioFixed, "kong-timeout-10s.yaml", "vs-retries-3x2s.yaml"), "MG014", 0, "", nil},
 		{"near miss: Kong default 60s", with(istioFixed, "vs-retries-3x2s.yaml"), "MG014", 0, "", nil},
+
+		{"service-upstream without host-header, STRICT", with(istioStrict, "kong-ingress.yaml", "service-upstream-no-host.yaml"), "MG015", 1, SeverityError,
+			[]string{"konghq.com/host-header: echo.shop.svc.cluster.local", "passes the request through as plaintext"}},
+		{"service-upstream without host-header, PERMISSIVE", with(istioPerm, "kong-ingress.yaml", "service-upstream-no-host.yaml"), "MG015", 1, SeverityWarning,
+			[]string{"silently unencrypted"}},
+		{"near miss: host-header set", istioFixed, "MG015", 0, "", nil},
+		{"near miss: preserve-host false", with(istioStrict, "kong-ingress-no-preserve-host.yaml", "service-upstream-no-host.yaml"), "MG015", 0, "", nil},
+		{"near miss: Kong outside Istio (MG007's)", with(istioStrict, "kong-ingress.yaml", "service-upstream-no-host.yaml", "kong-istio-uninjected.yaml"), "MG015", 0, "", nil},
+		{"near miss: Kuma backend", with(kumaStrict, "podip-kuma-service-upstream.yaml"), "MG015", 0, "", nil},
 	}
 	covered := map[string][2]bool{}
 	for _, tc := range tests {
