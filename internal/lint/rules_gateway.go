@@ -7,11 +7,11 @@ import (
 
 const (
 	factKumaGateway = "kuma.io/gateway: enabled makes a delegated gateway Dataplane: no inbound listeners, inbound not redirected, outbound " +
-		"still captured [kumahq/kuma pod_converter.go; Kuma docs]; the kong/ingress chart sets it by default (UPSTREAM.md)"
+		"still captured [kumahq/kuma pod_converter.go; Kuma docs]; the kong/ingress chart 0.24.0 sets it by default [Kong/charts values.yaml]"
 	factIstioInjection = "Istio injects sidecars by namespace label istio-injection=enabled (or istio.io/rev), pod opt-out sidecar.istio.io/inject: " +
-		"\"false\" (UPSTREAM.md); Kong's Istio guide labels Kong's namespace istio-injection=enabled (FACTS.md)"
+		"\"false\" [Istio sidecar injection docs]; Kong's Istio guide labels Kong's namespace istio-injection=enabled [Kong docs]"
 	factKumaMTP = "Since Kuma 2.6 no allow-all MeshTrafficPermission is created: once mTLS is on, all traffic is denied until one is added " +
-		"[kumahq/kuma api/mesh/v1alpha1/mesh.proto; UPSTREAM.md: the CP creates Mesh default with no allow-all permission]"
+		"[kumahq/kuma api/mesh/v1alpha1/mesh.proto; kumahq/kuma 2.14.3: the control plane creates Mesh default with no allow-all permission]"
 )
 
 // MG006: Kong in a Kuma mesh without kuma.io/gateway: enabled.
@@ -49,7 +49,7 @@ func ruleIstioGatewayInjection() Rule {
 		Title: "Kong gateway pods outside the mesh route to STRICT backends",
 		Help: "A Kong pod without the mesh's sidecar sends plaintext. STRICT backends reset it, even when Kong targets the Service " +
 			"(service-upstream) or a mesh bridge.",
-		Fact:  factIstioInjection + "; Kuma injects by namespace or pod label kuma.io/sidecar-injection: enabled (UPSTREAM.md)",
+		Fact:  factIstioInjection + "; Kuma injects by namespace or pod label kuma.io/sidecar-injection: enabled [Kuma docs]",
 		check: checkIstioGatewayInjection,
 	}
 }

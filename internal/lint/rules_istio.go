@@ -10,14 +10,14 @@ import (
 
 const (
 	factTokenOptional = "RequestAuthentication alone does not require a token: requests without one pass; an AuthorizationPolicy with " +
-		"requestPrincipals makes it required [FACTS.md, Istio; istio.io/api security/v1beta1/request_authentication.proto]"
+		"requestPrincipals makes it required [istio.io/api security/v1beta1/request_authentication.proto]"
 	factJWTIssuer = "Kong's jwt plugin matches the token's iss (key_claim_name) against a KongConsumer's jwt credential key; Istio's " +
-		"RequestAuthentication rejects tokens whose issuer or audiences its jwtRules do not list [FACTS.md; seed pitfall \"Misaligned JWT " +
-		"Audiences and Issuers\"; istio.io/api request_authentication.proto]"
+		"RequestAuthentication rejects tokens whose issuer or audiences its jwtRules do not list [istio.io/api security/v1beta1/request_authentication.proto; Kong jwt " +
+		"plugin docs]"
 	factDRTLS = "DestinationRule tls.mode DISABLE: no TLS to the upstream; SIMPLE: TLS without a client certificate; ISTIO_MUTUAL is Istio " +
-		"mTLS [istio.io/api networking/v1alpha3/destination_rule.proto]; a STRICT PeerAuthentication accepts only mTLS (FACTS.md, Istio)"
-	factPermissive = "PERMISSIVE accepts TLS and plaintext (FACTS.md, STRICT mTLS); the Pod-IP bug passes silently under PERMISSIVE, so " +
-		"the boundary is unencrypted without any error [FACTS.md: The trap that hides the bug]"
+		"mTLS [istio.io/api networking/v1alpha3/destination_rule.proto]; a STRICT PeerAuthentication accepts only mTLS [istio.io/api security/v1beta1/peer_authentication.proto]"
+	factPermissive = "PERMISSIVE accepts TLS and plaintext [istio.io/api peer_authentication.proto; kumahq/kuma api/mesh/v1alpha1/mesh.proto]; the Pod-IP bug passes silently under PERMISSIVE, so " +
+		"the boundary is unencrypted without any error"
 )
 
 // raTargets reports whether a RequestAuthentication (or AuthorizationPolicy)

@@ -11,7 +11,7 @@ const (
 	factRetries = "Kong's Service entity retries 5 times by default, settable per Service with konghq.com/retries [Kong Gateway Service " +
 		"docs; Kong support: \"x-kong-proxy-latency exceeds the timeout\"]; an Istio VirtualService makes at most 1 + retries.attempts " +
 		"requests [istio.io/api networking/v1alpha3/virtual_service.proto HTTPRetry]; a Kuma MeshRetry retries http.numRetries times " +
-		"[kumahq/kuma 2.14.3 MeshRetry CRD]; seed pitfall \"Inconsistent Timeout and Retry Policies\""
+		"[kumahq/kuma 2.14.3 MeshRetry CRD]"
 	factTimeouts = "Kong's read timeout is 60000 ms per upstream try by default, settable with konghq.com/read-timeout [Kong Gateway Service " +
 		"docs]; Istio's perTryTimeout applies to the initial call and each retry [istio.io/api virtual_service.proto HTTPRetry]"
 )

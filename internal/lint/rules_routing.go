@@ -8,7 +8,7 @@ import (
 const (
 	factKongPodIP = "Kong: KIC forwards to Pod IPs unless the Service has ingress.kubernetes.io/service-upstream: \"true\" [KIC annotation reference]; " +
 		"Istio: sidecars only work for requests sent to Services, not Pod IPs [istio.io, Third Party Load Balancers]; " +
-		"Kuma: Pod-IP traffic bypasses the VIP and leaves the gateway sidecar as plaintext passthrough (FACTS.md: The trap that hides the bug)"
+		"Kuma: Pod-IP traffic bypasses the VIP and leaves the gateway sidecar as plaintext passthrough [Kuma \"Kong Gateway\" docs; kumahq/kuma e2e test/e2e_env/kubernetes/kic]"
 	factKumaAutoAnnotation = "Kuma's service controller adds ingress.kubernetes.io/service-upstream: \"true\" to every Service in a namespace labelled " +
 		"kuma.io/sidecar-injection: enabled, except ExternalName Services and Services annotated kuma.io/ignore: \"true\" " +
 		"[kumahq/kuma pkg/plugins/runtime/k8s/controllers/service_controller.go]"
@@ -248,7 +248,7 @@ func checkBridgePort(m *Model, r Rule) []Finding {
 }
 
 const factHostHeader = "Kong sets the upstream Host to the Pod IP unless konghq.com/host-header is set, and KIC preserves the client's Host by " +
-	"default (konghq.com/preserve-host) [FACTS.md Kong; KIC annotation reference]; an Istio sidecar routes outbound HTTP by Host, and a " +
+	"default (konghq.com/preserve-host) [KIC annotation reference]; an Istio sidecar routes outbound HTTP by Host, and a " +
 	"Host it has no virtual host for goes to PassthroughCluster, which is plaintext [Istio outbound traffic policy ALLOW_ANY]"
 
 // MG015: service-upstream toward Istio without a Host Istio knows.
