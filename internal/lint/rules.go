@@ -40,7 +40,7 @@ func ParseSeverity(s string) (Severity, error) {
 }
 
 // Rule is one check with a stable ID. Fact names the upstream source the
-// rule rests on (FACTS.md and UPSTREAM.md in the project's shared notes).
+// rule rests on: an upstream repository path or documentation page.
 type Rule struct {
 	ID       string
 	Severity Severity // the usual severity; a finding may lower it, saying why

@@ -115,7 +115,7 @@ func ruleBridgeName() Rule {
 		ID: "MG003", Severity: SeverityError,
 		Title: "ExternalName bridge targets a name Kuma does not serve",
 		Help: "On Kubernetes, Kuma's DNS answers <svc>.<ns>.svc.<port>.mesh and <svc>_<ns>_svc_<port>.mesh with a VIP. " +
-			"<svc>.<ns>.svc.mesh.local (a seed guide's example) is a Universal/cross-zone name and does not resolve to the local Service.",
+			"<svc>.<ns>.svc.mesh.local (used by a published Kong Mesh guide) is a Universal/cross-zone name and does not resolve to the local Service.",
 		Fact:  factMeshNames,
 		check: checkBridgeName,
 	}
