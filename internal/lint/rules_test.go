@@ -214,3 +214,17 @@ func TestRuleIDsStableAndDocumented(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkRun(b *testing.B) {
+	objs, err := LoadPaths([]string{filepath.Join("testdata", "live", "topology.yaml")}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := NewModel(objs)
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(Run(m)) == 0 {
+			b.Fatal("no findings")
+		}
+	}
+}
