@@ -48,7 +48,7 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it,
 Rules (details and facts: meshgate lint --rules):
 ` + rulesSummary(),
 		Example: `  meshgate lint -f deploy/                            every *.yaml, *.yml, *.json under deploy/
-  helm template kong kong/ingress | meshgate lint -f - -f mesh/
+  helm template shop ./chart -n shop | meshgate lint -f - -n shop -f mesh/
   meshgate lint --context kind-meshgate -n shop       live objects, read-only
   meshgate lint -f deploy/ --format sarif -o meshgate.sarif --fail-on warning
   meshgate lint --rules                               IDs, severities and facts`,
@@ -61,7 +61,8 @@ Rules (details and facts: meshgate lint --rules):
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML/JSON file or folder to lint (repeatable); - reads stdin")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for live mode (default: $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&o.context, "context", "", "kubeconfig context for live mode")
-	f.StringVarP(&o.namespace, "namespace", "n", "", "live mode: only this namespace (mesh-wide policies are still read)")
+	f.StringVarP(&o.namespace, "namespace", "n", "", "live mode: only this namespace (mesh-wide policies are still read); "+
+		"file mode: the namespace of objects that name none (default \"default\", as kubectl apply)")
 	f.StringVar(&o.format, "format", "text", "output format: text, json or sarif")
 	f.StringVarP(&o.output, "output", "o", "", "write the report to this file (atomically) instead of stdout")
 	f.StringVar(&o.failOn, "fail-on", "error", "exit 1 when a finding is at least this severe: error, warning or never")
@@ -128,10 +129,15 @@ func runLint(cmd *cobra.Command, a *app, o lintOptions) error {
 
 func loadLintInput(cmd *cobra.Command, a *app, o lintOptions, log *slog.Logger) ([]*lint.Object, error) {
 	if len(o.files) > 0 {
-		if o.kubeconfig != "" || o.context != "" || o.namespace != "" {
-			return nil, errors.New("give either -f (files) or --kubeconfig/--context/-n (live cluster), not both")
+		if o.kubeconfig != "" || o.context != "" {
+			return nil, errors.New("give either -f (files) or --kubeconfig/--context (live cluster), not both")
 		}
-		return lint.LoadPaths(o.files, a.stdin)
+		objs, err := lint.LoadPaths(o.files, a.stdin)
+		if err != nil {
+			return nil, err
+		}
+		lint.DefaultNamespace(objs, o.namespace)
+		return objs, nil
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = o.kubeconfig

@@ -43,7 +43,14 @@ func TestLintExitCodes(t *testing.T) {
 		{"missing file", []string{"lint", "-f", "nope.yaml"}, "", 2, nil, []string{"nope.yaml"}},
 		{"bad format", []string{"lint", "--format", "xml", "-f", "-"}, "", 2, nil, []string{"--format"}},
 		{"bad fail-on", []string{"lint", "--fail-on", "info", "-f", "-"}, "", 2, nil, []string{"--fail-on"}},
-		{"files and cluster together", []string{"lint", "-f", "-", "-n", "x"}, "", 2, nil, []string{"not both"}},
+		{"files and cluster together", []string{"lint", "-f", "-", "--context", "x"}, "", 2, nil, []string{"not both"}},
+		{"-n places Helm output", []string{"lint", "-n", "shop", "-f", lintData + "kuma-strict-base.yaml", "-f", "-"},
+			"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: echo}\n" +
+				"spec: {selector: {matchLabels: {app: echo}}, template: {metadata: {labels: {app: echo, kuma.io/sidecar-injection: enabled}}, " +
+				"spec: {containers: [{name: e, image: e}]}}}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: echo}\n" +
+				"spec: {selector: {app: echo}, ports: [{port: 8080}]}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo}\n" +
+				"spec: {ingressClassName: kong, defaultBackend: {service: {name: echo, port: {number: 8080}}}}\n", 1,
+			[]string{"<stdin>:15: error MG001: Ingress/shop/echo routes to Service/shop/echo"}, nil},
 		{"rules list", []string{"lint", "--rules"}, "", 0, []string{"MG001  error", "MG014  warning", "fact: "}, nil},
 	}
 	for _, tc := range tests {

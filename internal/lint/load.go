@@ -20,3 +20,29 @@ func LoadPaths(paths []string, stdin io.Reader) ([]*Object, error) {
 
 // Parse reads one multi-document YAML or JSON stream; see manifest.Parse.
 func Parse(name string, data []byte) ([]*Object, error) { return manifest.Parse(name, data) }
+
+// isClusterScoped: kinds that never get a namespace.
+func isClusterScoped(kind string) bool {
+	switch kind {
+	case "Namespace", "Mesh", "GatewayClass", "IngressClass", "KongClusterPlugin", "ClusterRole", "ClusterRoleBinding",
+		"CustomResourceDefinition", "PersistentVolume", "StorageClass", "Node", "PriorityClass", "APIService", "RuntimeClass",
+		"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "ValidatingAdmissionPolicy",
+		"ValidatingAdmissionPolicyBinding", "CSIDriver", "VolumeAttachment":
+		return true
+	}
+	return false
+}
+
+// DefaultNamespace puts namespaced objects that name no namespace (Helm
+// output, kustomize bases) into ns, as kubectl apply -n would ("default"
+// when ns is empty).
+func DefaultNamespace(objs []*Object, ns string) {
+	if ns == "" {
+		ns = "default"
+	}
+	for _, o := range objs {
+		if o.Namespace == "" && !isClusterScoped(o.Kind) {
+			o.Namespace = ns
+		}
+	}
+}

@@ -228,3 +228,34 @@ func BenchmarkRun(b *testing.B) {
 		}
 	}
 }
+
+func TestDefaultNamespace(t *testing.T) {
+	objs, err := Parse("helm.yaml", []byte(`apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec: {selector: {app: echo}, ports: [{port: 8080}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: echo}
+spec: {ingressClassName: kong, defaultBackend: {service: {name: echo, port: {number: 8080}}}}
+---
+apiVersion: kuma.io/v1alpha1
+kind: Mesh
+metadata: {name: default}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	DefaultNamespace(objs, "shop")
+	got := []string{objs[0].Ref().String(), objs[1].Ref().String(), objs[2].Ref().String()}
+	want := []string{"Service/shop/echo", "Ingress/shop/echo", "Mesh/default"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	o2, _ := Parse("x.yaml", []byte("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n"))
+	DefaultNamespace(o2, "")
+	if o2[0].Namespace != "default" {
+		t.Fatalf("no -n: got namespace %q, want default", o2[0].Namespace)
+	}
+}
