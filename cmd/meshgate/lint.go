@@ -132,9 +132,12 @@ func loadLintInput(cmd *cobra.Command, a *app, o lintOptions, log *slog.Logger) 
 		if o.kubeconfig != "" || o.context != "" {
 			return nil, errors.New("give either -f (files) or --kubeconfig/--context (live cluster), not both")
 		}
-		objs, err := lint.LoadPaths(o.files, a.stdin)
+		objs, skipped, err := lint.Load(o.files, a.stdin)
 		if err != nil {
 			return nil, err
+		}
+		if len(skipped) > 0 {
+			fmt.Fprintf(a.stderr, "meshgate lint: skipped %d file(s) with no Kubernetes object: %s\n", len(skipped), strings.Join(skipped, ", "))
 		}
 		lint.DefaultNamespace(objs, o.namespace)
 		return objs, nil

@@ -18,6 +18,12 @@ func LoadPaths(paths []string, stdin io.Reader) ([]*Object, error) {
 	return manifest.LoadPaths(paths, stdin)
 }
 
+// Load is LoadPaths that also names the files skipped inside folders
+// because they hold no Kubernetes object; see manifest.Load.
+func Load(paths []string, stdin io.Reader) ([]*Object, []string, error) {
+	return manifest.Load(paths, stdin)
+}
+
 // Parse reads one multi-document YAML or JSON stream; see manifest.Parse.
 func Parse(name string, data []byte) ([]*Object, error) { return manifest.Parse(name, data) }
 

@@ -46,26 +46,42 @@ func (e *InputError) Unwrap() error { return e.Err }
 // for *.yaml, *.yml and *.json; "-" reads stdin) and returns the objects in
 // input order, each with the file and the line its document starts on.
 func LoadPaths(paths []string, stdin io.Reader) ([]*Object, error) {
-	var objs []*Object
+	objs, _, err := Load(paths, stdin)
+	return objs, err
+}
+
+// Load is LoadPaths that also names the files it skipped: inside a folder,
+// a file with no Kubernetes object at all (Helm's Chart.yaml and
+// values.yaml, kustomization.yaml, CI configs) is skipped, not an error. A
+// file named explicitly must hold objects.
+func Load(paths []string, stdin io.Reader) (objs []*Object, skipped []string, err error) {
 	for _, p := range paths {
 		files, err := expand(p)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		walked := len(files) > 1 || (len(files) == 1 && files[0] != p)
 		for _, f := range files {
 			data, name, err := readInput(f, stdin)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			got, err := Parse(name, data)
+			if walked && (errors.Is(err, ErrNotObject) || (err == nil && len(got) == 0)) {
+				skipped = append(skipped, name)
+				continue
+			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			objs = append(objs, got...)
 		}
 	}
-	return objs, nil
+	return objs, skipped, nil
 }
+
+// ErrNotObject marks a document that is not a Kubernetes object.
+var ErrNotObject = errors.New("not a Kubernetes object")
 
 func expand(p string) ([]string, error) {
 	if p == "-" {
@@ -163,7 +179,7 @@ func yamlError(name string, err error) error {
 
 func fromNode(name string, n *yaml.Node) ([]*Object, error) {
 	if n.Kind != yaml.MappingNode {
-		return nil, &InputError{File: name, Line: n.Line, Msg: "document is not a Kubernetes object (expected a mapping with apiVersion, kind and metadata)"}
+		return nil, &InputError{File: name, Line: n.Line, Msg: "document is not a Kubernetes object (expected a mapping with apiVersion, kind and metadata)", Err: ErrNotObject}
 	}
 	var raw any
 	if err := n.Decode(&raw); err != nil {
@@ -184,8 +200,15 @@ func fromNode(name string, n *yaml.Node) ([]*Object, error) {
 			return objs, nil
 		}
 	}
+	if isKustomize(content) {
+		return nil, &InputError{File: name, Line: n.Line, Msg: "a kustomize file, not a Kubernetes object (lint `kustomize build` output with -f -)", Err: ErrNotObject}
+	}
 	o, err := NewObject(content)
 	if err != nil {
+		var nk *noKindError
+		if errors.As(err, &nk) {
+			return nil, &InputError{File: name, Line: n.Line, Msg: err.Error(), Err: ErrNotObject}
+		}
 		return nil, &InputError{File: name, Line: n.Line, Msg: err.Error()}
 	}
 	o.Source = Source{File: name, Line: n.Line}
@@ -214,7 +237,7 @@ func NewObject(content map[string]any) (*Object, error) {
 	}
 	switch {
 	case o.APIVersion == "" || o.Kind == "":
-		return nil, errors.New("object has no apiVersion or kind (every document must be a Kubernetes object)")
+		return nil, &noKindError{}
 	case o.Name == "" && str(content, "metadata", "generateName") == "":
 		return nil, fmt.Errorf("%s has no metadata.name (name every object so findings can point at it)", o.Kind)
 	}
@@ -222,6 +245,16 @@ func NewObject(content map[string]any) (*Object, error) {
 		o.Name = str(content, "metadata", "generateName")
 	}
 	return o, nil
+}
+
+type noKindError struct{}
+
+func (*noKindError) Error() string {
+	return "object has no apiVersion or kind (every document must be a Kubernetes object)"
+}
+
+func isKustomize(content map[string]any) bool {
+	return strings.HasPrefix(str(content, "apiVersion"), "kustomize.config.k8s.io/")
 }
 
 // Normalize turns decoded YAML or unstructured content into JSON shapes:

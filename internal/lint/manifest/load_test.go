@@ -141,3 +141,37 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadSkipsNonManifestsInFolders(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"Chart.yaml":         "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+		"values.yaml":        "replicas: 2\nimage: {tag: x}\n",
+		"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [svc.yaml]\n",
+		"empty.yaml":         "# nothing\n",
+		"svc.yaml":           "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: x}\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objs, skipped, err := Load([]string{dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 || objs[0].Name != "a" || len(skipped) != 4 {
+		t.Fatalf("got %d objects, skipped %v; want the Service and 4 skipped files", len(objs), skipped)
+	}
+	// Named explicitly, a file without objects is bad input.
+	if _, _, err := Load([]string{filepath.Join(dir, "values.yaml")}, nil); err == nil {
+		t.Fatal("values.yaml named with -f: want an error")
+	}
+	// A broken manifest in a folder is still an error.
+	if err := os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("kind: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Load([]string{dir}, nil); err == nil || !strings.Contains(err.Error(), "broken.yaml") {
+		t.Fatalf("broken file in folder: got %v", err)
+	}
+}
