@@ -102,6 +102,9 @@ func runLint(cmd *cobra.Command, a *app, o lintOptions) error {
 		return &exitError{code: 2, err: err}
 	}
 	model := lint.NewModel(objs)
+	for _, d := range model.Duplicates {
+		fmt.Fprintf(a.stderr, "meshgate lint: %s (the later one is linted)\n", d)
+	}
 	report := lint.NewReport(model.Len(), lint.Run(model))
 	if o.output != "" {
 		if err := lint.WriteFileAtomic(o.output, func(w io.Writer) error { return report.Write(w, format) }); err != nil {

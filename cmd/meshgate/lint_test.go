@@ -51,6 +51,8 @@ func TestLintExitCodes(t *testing.T) {
 				"spec: {selector: {app: echo}, ports: [{port: 8080}]}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo}\n" +
 				"spec: {ingressClassName: kong, defaultBackend: {service: {name: echo, port: {number: 8080}}}}\n", 1,
 			[]string{"<stdin>:15: error MG001: Ingress/shop/echo routes to Service/shop/echo"}, nil},
+		{"duplicates are named", []string{"lint", "-f", lintData + "istio-shop.yaml", "-f", lintData + "service-upstream.yaml"}, "", 0,
+			nil, []string{"Service/shop/echo at " + lintData + "service-upstream.yaml:2 replaces the one at " + lintData + "istio-shop.yaml:"}},
 		{"rules list", []string{"lint", "--rules"}, "", 0, []string{"MG001  error", "MG014  warning", "fact: "}, nil},
 	}
 	for _, tc := range tests {

@@ -53,6 +53,9 @@ type Model struct {
 	// IstioRootNamespace holds mesh-wide Istio policy (istio-system unless
 	// the mesh config says otherwise).
 	IstioRootNamespace string
+	// Duplicates names objects given twice; the later one wins, as with
+	// kubectl apply.
+	Duplicates []string
 }
 
 // NewModel indexes objects. As with kubectl apply, a later object with the
@@ -64,6 +67,8 @@ func NewModel(objs []*Object) *Model {
 		k := o.Group() + "/" + o.Kind
 		id := k + "/" + o.Namespace + "/" + o.Name
 		if i, ok := pos[id]; ok {
+			prev := m.byKind[k][i]
+			m.Duplicates = append(m.Duplicates, fmt.Sprintf("%s at %s replaces the one at %s", o.Ref(), o.Ref().Where(), prev.Ref().Where()))
 			m.byKind[k][i] = o
 			continue
 		}
