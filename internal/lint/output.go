@@ -143,10 +143,18 @@ func sarifLocation(ref ObjectRef) *sarif.Location {
 }
 
 // fileURI is a relative URI reference for a path (code scanning resolves it
-// against the repository root).
+// against the repository root); absolute paths under the working directory
+// are made relative to it.
 func fileURI(p string) string {
 	if p == StdinName {
 		return "stdin"
+	}
+	if filepath.IsAbs(p) {
+		if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+				p = rel
+			}
+		}
 	}
 	u := url.URL{Path: filepath.ToSlash(filepath.Clean(p))}
 	return u.String()

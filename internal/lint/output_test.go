@@ -175,3 +175,21 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Fatalf("temporary files left: %v", entries)
 	}
 }
+
+func TestFileURI(t *testing.T) {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]string{
+		"deploy/a b.yaml":                       "deploy/a%20b.yaml",
+		"./deploy//x.yaml":                      "deploy/x.yaml",
+		filepath.Join(wd, "testdata", "x.yaml"): "testdata/x.yaml",
+		StdinName:                               "stdin",
+	}
+	for in, want := range tests {
+		if got := fileURI(in); got != want {
+			t.Errorf("fileURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
