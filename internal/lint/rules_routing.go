@@ -7,7 +7,8 @@ import (
 
 const (
 	factKongPodIP = "Kong: KIC forwards to Pod IPs unless the Service has ingress.kubernetes.io/service-upstream: \"true\" [KIC annotation reference]; " +
-		"Istio: sidecars only work for requests sent to Services, not Pod IPs [istio.io, Third Party Load Balancers]; " +
+		"Istio: sidecars only work for requests sent to Services, not Pod IPs [istio.io, Third Party Load Balancers], unless " +
+		"the Host names the Service (the sidecar routes HTTP by Host; konghq.com/host-header sets it); " +
 		"Kuma: Pod-IP traffic bypasses the VIP and leaves the gateway sidecar as plaintext passthrough [Kuma \"Kong Gateway\" docs; kumahq/kuma e2e test/e2e_env/kubernetes/kic]"
 	factKumaAutoAnnotation = "Kuma's service controller adds ingress.kubernetes.io/service-upstream: \"true\" to every Service in a namespace labelled " +
 		"kuma.io/sidecar-injection: enabled, except ExternalName Services and Services annotated kuma.io/ignore: \"true\" " +
@@ -44,6 +45,9 @@ func checkPodIP(m *Model, r Rule) []Finding {
 		if t.Mesh == MeshKuma && m.kumaNamespace(svc.Namespace) && !truthy(svc.Annotations[annKumaIgnore]) {
 			continue // MG002: Kuma adds the annotation on the cluster
 		}
+		if t.Mesh == MeshIstio && hostHeaderNamesService(svc) {
+			continue // Kong's sidecar routes by that Host to the Service's cluster (mTLS)
+		}
 		sev, state := SeverityError, fmt.Sprintf("%s mTLS is STRICT for it (%s)", t.Mesh, t.Detail)
 		if t.Mode == "" {
 			sev = SeverityWarning
@@ -57,6 +61,9 @@ func checkPodIP(m *Model, r Rule) []Finding {
 			why = fmt.Sprintf(" Namespace %s is not labelled kuma.io/sidecar-injection: enabled (pods are injected one by one), so Kuma's service controller does not add service-upstream for you.", svc.Namespace)
 		}
 		fix := fmt.Sprintf("annotate %s with ingress.kubernetes.io/service-upstream: \"true\"", svc.Ref())
+		if t.Mesh == MeshIstio {
+			fix += fmt.Sprintf(" and konghq.com/host-header: %s.%s.svc.cluster.local (Istio's sidecar routes HTTP by Host)", svc.Name, svc.Namespace)
+		}
 		if t.Mesh == MeshKuma {
 			fix += fmt.Sprintf(", or route to an ExternalName bridge with externalName %s.%s.svc.%s.mesh on port 80", svc.Name, svc.Namespace, firstPort(svc))
 		}
@@ -268,7 +275,7 @@ func checkHostHeader(m *Model, r Rule) []Finding {
 	var out []Finding
 	for _, rt := range m.kongRoutes() {
 		svc := m.Get(kService, rt.SvcNS, rt.SvcName)
-		if svc == nil || !truthy(svc.Annotations[annServiceUpstream]) || svc.Annotations[annKongHostHeader] != "" ||
+		if svc == nil || !truthy(svc.Annotations[annServiceUpstream]) || hostHeaderNamesService(svc) ||
 			strings.EqualFold(rt.Obj.Annotations[annKongPreserveHost], "false") {
 			continue
 		}
@@ -281,13 +288,28 @@ func checkHostHeader(m *Model, r Rule) []Finding {
 			sev, effect = SeverityError, "the STRICT backend resets it (502)"
 		}
 		msg := fmt.Sprintf("%s reaches %s through its ClusterIP (service-upstream) but keeps the client's Host header (KIC preserves it "+
-			"by default, and %s has no konghq.com/host-header): Kong's Istio sidecar routes HTTP by Host, finds no Service for that "+
+			"by default, and %s has no konghq.com/host-header naming the Service): Kong's Istio sidecar routes HTTP by Host, finds no Service for that "+
 			"Host and passes the request through as plaintext; %s (%s). Fix: annotate %s with konghq.com/host-header: %s.%s.svc.cluster.local "+
 			"(or set konghq.com/preserve-host: \"false\" on the route).", rt.Obj.Ref(), svc.Ref(), svc.Ref(), effect, t.Detail, svc.Ref(),
 			svc.Name, svc.Namespace)
 		out = append(out, r.finding(sev, rt.Obj, msg, svc, t.Policy))
 	}
 	return out
+}
+
+// hostHeaderNamesService reports whether konghq.com/host-header on svc is a
+// name Istio knows the Service by (name, name.ns, name.ns.svc, FQDN).
+func hostHeaderNamesService(svc *Object) bool {
+	h := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(svc.Annotations[annKongHostHeader]), "."))
+	if i := strings.LastIndex(h, ":"); i >= 0 {
+		h = h[:i]
+	}
+	base := svc.Name + "." + svc.Namespace
+	switch h {
+	case svc.Name, base, base + ".svc", base + ".svc.cluster.local":
+		return true
+	}
+	return false
 }
 
 // kongInIstio reports whether the Kong gateway pods have an Istio sidecar;

@@ -64,6 +64,9 @@ func TestRules(t *testing.T) {
 		{"near miss: workload PERMISSIVE", with(istioStrict, "istio-workload-permissive.yaml", "kong-ingress.yaml"), "MG001", 0, "", nil},
 		{"near miss: PERMISSIVE", with(istioPerm, "kong-ingress.yaml"), "MG001", 0, "", nil},
 		{"near miss: Istio's own Gateway", with(istioStrict, "istio-httproute.yaml"), "MG001", 0, "", nil},
+		{"Pod IPs with a Host Istio does not know", with(istioStrict, "kong-ingress.yaml", "host-header-other.yaml"), "MG001", 1, SeverityError,
+			[]string{"konghq.com/host-header: echo.shop.svc.cluster.local"}},
+		{"near miss: Pod IPs with the Service's Host (Istio routes by Host)", with(istioStrict, "kong-ingress.yaml", "host-header-only.yaml"), "MG001", 0, "", nil},
 		{"near miss: nginx Ingress", with(istioStrict, "nginx-ingress.yaml"), "MG001", 0, "", nil},
 		{"near miss: service-upstream fix", istioFixed, "MG001", 0, "", nil},
 
@@ -158,6 +161,7 @@ func TestRules(t *testing.T) {
 		{"service-upstream without host-header, PERMISSIVE", with(istioPerm, "kong-ingress.yaml", "service-upstream-no-host.yaml"), "MG015", 1, SeverityWarning,
 			[]string{"silently unencrypted"}},
 		{"near miss: host-header set", istioFixed, "MG015", 0, "", nil},
+		{"host-header naming something else", with(istioStrict, "kong-ingress.yaml", "service-upstream-other-host.yaml"), "MG015", 1, SeverityError, nil},
 		{"near miss: preserve-host false", with(istioStrict, "kong-ingress-no-preserve-host.yaml", "service-upstream-no-host.yaml"), "MG015", 0, "", nil},
 		{"near miss: Kong outside Istio (MG007's)", with(istioStrict, "kong-ingress.yaml", "service-upstream-no-host.yaml", "kong-istio-uninjected.yaml"), "MG015", 0, "", nil},
 		{"near miss: Kuma backend", with(kumaStrict, "podip-kuma-service-upstream.yaml"), "MG015", 0, "", nil},
