@@ -46,6 +46,7 @@ func liveKinds() []liveKind {
 		{"kuma.io", "MeshTrafficPermission", []string{"v1alpha1"}, true, nil},
 		{"kuma.io", "MeshTLS", []string{"v1alpha1"}, true, nil},
 		{"kuma.io", "MeshRetry", []string{"v1alpha1"}, true, nil},
+		{"kuma.io", "TrafficPermission", []string{"v1alpha1"}, true, nil},
 		{"security.istio.io", "PeerAuthentication", []string{"v1", "v1beta1"}, true, nil},
 		{"security.istio.io", "RequestAuthentication", []string{"v1", "v1beta1"}, false, nil},
 		{"security.istio.io", "AuthorizationPolicy", []string{"v1", "v1beta1"}, false, nil},

@@ -139,5 +139,10 @@ func (m *Model) hasPermission(mesh string) bool {
 			return true
 		}
 	}
+	for _, p := range m.All(kKumaTrafficPerm) { // the legacy policy still allows traffic
+		if l := str(p.Content, "mesh"); l == mesh || (l == "" && mesh == "default") {
+			return true
+		}
+	}
 	return false
 }

@@ -108,6 +108,7 @@ func TestRules(t *testing.T) {
 		{"mTLS mesh without permission", []string{"mesh-no-mtp.yaml"}, "MG008", 1, SeverityError, []string{`Mesh "default"`, "kuma.io/mesh: default"}},
 		{"permission for another mesh", []string{"mesh-no-mtp.yaml", "mesh-mtp-other.yaml"}, "MG008", 1, SeverityError, nil},
 		{"near miss: allow-all present", kumaStrict, "MG008", 0, "", nil},
+		{"near miss: legacy TrafficPermission", []string{"mesh-no-mtp.yaml", "legacy-traffic-permission.yaml"}, "MG008", 0, "", nil},
 		{"near miss: mTLS off", []string{"mesh-no-mtls.yaml"}, "MG008", 0, "", nil},
 
 		{"RequestAuthentication alone", []string{"istio-shop.yaml", "ra-echo.yaml"}, "MG009", 1, SeverityWarning,
