@@ -40,6 +40,7 @@ const (
 	kKumaMTP           = "kuma.io/MeshTrafficPermission"
 	kKumaMeshTLS       = "kuma.io/MeshTLS"
 	kKumaMeshRetry     = "kuma.io/MeshRetry"
+	kKumaTrafficPerm   = "kuma.io/TrafficPermission"
 	kPeerAuth          = "security.istio.io/PeerAuthentication"
 	kRequestAuth       = "security.istio.io/RequestAuthentication"
 	kAuthzPolicy       = "security.istio.io/AuthorizationPolicy"
