@@ -19,8 +19,8 @@ help: ## list the targets
 test: envtest-assets ## unit, envtest, local nginx and browser checks; Docker suites skip with their reason
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test $(GOTESTFLAGS) ./...
 
-e2e: ## the main job: doctor, a kind cluster, the Kuma and Istio suites (MESH=kuma|istio narrows), reports
-	$(GO) run ./cmd/meshgate e2e $(if $(MESH),--mesh $(MESH)) --out $(OUT)
+e2e: ## the main job: doctor, a kind cluster per mesh, the suites (MESH=kuma|istio, SCENARIO=id, KEEP=1), reports in $(OUT)
+	$(GO) run ./cmd/meshgate e2e $(if $(MESH),--mesh $(MESH)) $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KEEP),--keep) --out $(OUT)
 
 e2e-edge: ## edge mTLS suites in containers (Kong, NGINX, Envoy); needs Docker
 	$(GO) test ./suites/edge/... -count=1 -v -args -ginkgo.v -ginkgo.label-filter=edge

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -80,9 +81,13 @@ func (c *Client) Controller() client.Client { return c.c }
 
 // Apply server-side applies objs in apply order (namespaces and CRDs first,
 // routes last) with field manager "meshgate", forcing ownership, after adding
-// this run's labels. After a CRD is applied it waits until the CRD is
+// this run's labels. Unknown or duplicate fields are errors (strict field
+// validation), not silently dropped. After a CRD is applied it waits until the CRD is
 // established, so its objects can follow in the same call. Each obj is
 // updated in place with the server's answer (labels, resourceVersion, status).
+//
+// Build each object in one place: a second apply of the same object by
+// meshgate without a field (a label, say) removes that field.
 func (c *Client) Apply(ctx context.Context, objs ...client.Object) error {
 	sorted, err := fixtures.SortForApply(objs)
 	if err != nil {
@@ -121,7 +126,7 @@ func (c *Client) applyOne(ctx context.Context, obj client.Object) error {
 		return fmt.Errorf("apply %s: %s is cluster-scoped but metadata.namespace is %q: remove it", name, u.GetKind(), u.GetNamespace())
 	}
 	c.remember(appliedKind{u.GroupVersionKind(), namespaced})
-	if err := c.c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	if err := c.c.Patch(ctx, u, client.Apply, client.FieldOwner(FieldManager), client.ForceOwnership, client.FieldValidation("Strict")); err != nil {
 		return fmt.Errorf("apply %s: %w", name, err)
 	}
 	c.log.Debug("applied", "object", name, "resourceVersion", u.GetResourceVersion())
@@ -129,11 +134,34 @@ func (c *Client) applyOne(ctx context.Context, obj client.Object) error {
 		return fmt.Errorf("apply %s: %w", name, err)
 	}
 	if u.GetKind() == "CustomResourceDefinition" {
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		crd.SetName(u.GetName())
-		return c.WaitFor(ctx, crd, "CRD "+u.GetName()+" established", CRDEstablished(), c.Timeouts.CRDEstablished)
+		return c.waitCRDServed(ctx, u.GetName())
 	}
 	return nil
+}
+
+// waitCRDServed waits until the CRD is established and this client's
+// discovery maps its kind, which can lag behind Established by a moment.
+func (c *Client) waitCRDServed(ctx context.Context, name string) error {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	crd.SetName(name)
+	if err := c.WaitFor(ctx, crd, "CRD "+name+" established", CRDEstablished(), c.Timeouts.CRDEstablished); err != nil {
+		return err
+	}
+	gk := schema.GroupKind{Group: crd.Spec.Group, Kind: crd.Spec.Names.Kind}
+	var versions []string
+	for _, v := range crd.Spec.Versions {
+		if v.Served {
+			versions = append(versions, v.Name)
+		}
+	}
+	return c.poll(ctx, "CRD "+name+" served", c.Timeouts.CRDEstablished, func(context.Context) (bool, string, error) {
+		for _, v := range versions {
+			if _, err := c.c.RESTMapper().RESTMapping(gk, v); err != nil {
+				return false, err.Error(), nil
+			}
+		}
+		return true, "", nil
+	})
 }
 
 func (c *Client) writeBack(u *unstructured.Unstructured, obj client.Object) error {
@@ -141,8 +169,35 @@ func (c *Client) writeBack(u *unstructured.Unstructured, obj client.Object) erro
 		dst.Object = u.Object
 		return nil
 	}
+	// Start from zero so that nothing of the object as built survives that
+	// the server did not return.
+	v := reflect.ValueOf(obj).Elem()
+	v.Set(reflect.Zero(v.Type()))
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
 		return fmt.Errorf("reading the server's answer into %T: %w", obj, err)
+	}
+	return nil
+}
+
+// Track makes Cleanup also look at the kinds of objs without applying them:
+// for cleaning up a run from another process (`meshgate down`), pass the
+// objects the run would have applied.
+func (c *Client) Track(objs ...client.Object) error {
+	for _, obj := range objs {
+		gvk, err := fixtures.GVK(obj)
+		if err != nil {
+			return err
+		}
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		namespaced, err := c.c.IsObjectNamespaced(u)
+		if err != nil {
+			if isNoMatch(err) {
+				continue // not served: nothing of that kind to delete
+			}
+			return fmt.Errorf("track %s: %w", gvk.Kind, err)
+		}
+		c.remember(appliedKind{gvk, namespaced})
 	}
 	return nil
 }
@@ -157,7 +212,9 @@ func (c *Client) remember(k appliedKind) {
 
 // Cleanup deletes every object of the kinds this client applied that carries
 // this run's label, kinds in reverse apply order, and waits until each is
-// gone. Objects without the label, or with another run's, are left alone.
+// gone. Objects without the label, or with another run's, are left alone;
+// CRDs are kept (deleting one would delete objects of other owners), while a
+// namespace of this run takes everything inside it along.
 // All failures are returned together.
 func (c *Client) Cleanup(ctx context.Context) error {
 	c.mu.Lock()
@@ -168,6 +225,12 @@ func (c *Client) Cleanup(ctx context.Context) error {
 	})
 	var errs []error
 	for _, k := range kinds {
+		if k.gvk.Kind == "CustomResourceDefinition" {
+			// Deleting a CRD deletes every object of its kind, also those
+			// meshgate did not create: CRDs stay.
+			c.log.Debug("keeping CRDs", "run", c.runID)
+			continue
+		}
 		errs = append(errs, c.cleanupKind(ctx, k))
 	}
 	return errors.Join(errs...)

@@ -223,6 +223,85 @@ func TestCleanupWaitsUntilNotFound(t *testing.T) {
 	}
 }
 
+func TestCleanupFromAnotherClient(t *testing.T) {
+	env := shared.Env(t)
+	ns := env.Namespace(t, "track")
+	ctx := t.Context()
+	if err := newClient(t, env, "run-track").Apply(ctx, configMap(ns, "left")); err != nil {
+		t.Fatal(err)
+	}
+	later := newClient(t, env, "run-track") // a new process knows only the run ID
+	if err := later.Track(configMap(ns, "any")); err != nil {
+		t.Fatal(err)
+	}
+	if err := later.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "left"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ConfigMap left after Track+Cleanup: %v, want NotFound", err)
+	}
+}
+
+// The wait succeeds once the status says so: the timeouts below are not the
+// only way out.
+func TestWaitSucceedsOnStatus(t *testing.T) {
+	env := shared.Env(t)
+	ns := env.Namespace(t, "ready")
+	ctx := t.Context()
+	c := newClient(t, env, "run-ready")
+	g := gateway(ns, "gw")
+	if err := c.Apply(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	c.Timeouts.GatewayProgrammed = 20 * time.Second
+	done := make(chan error, 1)
+	go func() { done <- c.WaitGatewayProgrammed(ctx, ns, "gw") }()
+	now := metav1.Now()
+	g.Status.Conditions = []metav1.Condition{
+		{Type: "Accepted", Status: metav1.ConditionTrue, Reason: "Accepted", ObservedGeneration: g.Generation, LastTransitionTime: now},
+		{Type: "Programmed", Status: metav1.ConditionTrue, Reason: "Programmed", ObservedGeneration: g.Generation, LastTransitionTime: now},
+	}
+	if err := env.Client.Status().Update(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// envtest has no kubelet, so these cannot succeed here (the kind suites
+// exercise them); they must reach the API server and fail naming the pod.
+func TestPodAccessWithoutKubelet(t *testing.T) {
+	env := shared.Env(t)
+	ns := env.Namespace(t, "pods")
+	ctx := t.Context()
+	c := newClient(t, env, "run-pods")
+	c.Timeouts.PortForward = 5 * time.Second
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nowhere"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: fixtures.EchoImage}}},
+	}
+	if err := c.Apply(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	_, _, execErr := c.Exec(ctx, ns, "nowhere", "app", []string{"true"})
+	// The API server answers an empty log for a pod not yet scheduled.
+	if b, err := c.Logs(ctx, ns, "nowhere", "app"); err != nil || len(b) != 0 {
+		t.Errorf("logs of an unscheduled pod: %q, %v; want empty", b, err)
+	}
+	_, logsErr := c.Logs(ctx, ns, "absent", "app")
+	_, _, pfErr := c.PortForward(ctx, ns, "nowhere", 8080)
+	for _, tc := range []struct {
+		what, pod string
+		err       error
+	}{{"exec", "nowhere", execErr}, {"port-forward", "nowhere", pfErr}, {"logs", "absent", logsErr}} {
+		t.Logf("%s: %v", tc.what, tc.err)
+		if tc.err == nil || !strings.Contains(tc.err.Error(), ns+"/"+tc.pod) {
+			t.Errorf("%s on pod %s: %v, want an error naming %s/%s", tc.what, tc.pod, tc.err, ns, tc.pod)
+		}
+	}
+}
+
 func TestWaitThatCannotSucceedTimesOut(t *testing.T) {
 	env := shared.Env(t)
 	ns := env.Namespace(t, "wait")
@@ -292,6 +371,9 @@ func TestApplyRejectsBrokenManifests(t *testing.T) {
 			[]string{"HTTPRoute " + ns + "/bad-route", "spec.rules[0].matches[0].path"}},
 		{"namespaced without namespace", configMap("", "nowhere"),
 			[]string{"ConfigMap nowhere", "metadata.namespace is empty"}},
+		{"misspelt field", fixtures.Unstructured("v1", "Service", ns, "typo", map[string]any{
+			"prots": []any{map[string]any{"port": int64(80)}}}),
+			[]string{"Service " + ns + "/typo", ".spec.prots"}},
 		{"unknown kind", fixtures.Unstructured("example.com/v1", "Nothing", ns, "x", nil),
 			[]string{"Nothing " + ns + "/x", "install its CRD"}},
 	} {
@@ -336,14 +418,39 @@ func TestApplyCRDsAndRejectInvalidEnum(t *testing.T) {
 	if err := c.Apply(ctx, mtp("allow-all", "Allow"), crd); err != nil {
 		t.Fatal(err)
 	}
-	err := c.Apply(ctx, mtp("bad-action", "Permit"))
-	if err == nil {
-		t.Fatal("MeshTrafficPermission with action Permit applied; want rejected")
-	}
-	for _, w := range []string{"MeshTrafficPermission " + ns + "/bad-action", "spec.from[0].default.action", "Permit"} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not mention %q", err, w)
+	misspelt := mtp("misspelt", "Allow")
+	misspelt.Object["spec"].(map[string]any)["form"] = misspelt.Object["spec"].(map[string]any)["from"]
+	delete(misspelt.Object["spec"].(map[string]any), "from")
+	for _, tc := range []struct {
+		obj  *unstructured.Unstructured
+		want []string
+	}{
+		{mtp("bad-action", "Permit"), []string{"MeshTrafficPermission " + ns + "/bad-action", "spec.from[0].default.action", "Permit"}},
+		// Server-side apply refuses fields the CRD schema does not declare.
+		{misspelt, []string{"MeshTrafficPermission " + ns + "/misspelt", ".spec.form", "not declared"}},
+	} {
+		err := c.Apply(ctx, tc.obj)
+		if err == nil {
+			t.Errorf("%s applied; want rejected", tc.obj.GetName())
+			continue
 		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not mention %q", err, w)
+			}
+		}
+	}
+
+	// Cleanup removes this run's policy but keeps the CRD: deleting it would
+	// take every MeshTrafficPermission along, also those of other owners.
+	if err := c.Cleanup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "allow-all"}, mtp("allow-all", "")); !apierrors.IsNotFound(err) {
+		t.Errorf("MeshTrafficPermission allow-all after Cleanup: %v, want NotFound", err)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(crd), crd); err != nil {
+		t.Errorf("CRD after Cleanup: %v, want kept", err)
 	}
 }
 

@@ -53,7 +53,7 @@ func (c *Client) PortForward(ctx context.Context, namespace, pod string, port in
 	case <-readyCh:
 	case err := <-done:
 		stop()
-		return "", nil, fmt.Errorf("%s: %v %s", what, err, errOut.String())
+		return "", nil, fmt.Errorf("%s: %w %s", what, err, bytes.TrimSpace(errOut.Bytes()))
 	case <-timer.C:
 		stop()
 		return "", nil, fmt.Errorf("%s: not ready within %s (Timeouts.PortForward): %s", what, c.Timeouts.PortForward, errOut.String())
@@ -80,7 +80,11 @@ func (c *Client) Exec(ctx context.Context, namespace, pod, container string, cmd
 	}
 	var out, errb bytes.Buffer
 	if err := exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &out, Stderr: &errb}); err != nil {
-		return out.Bytes(), errb.Bytes(), fmt.Errorf("exec %q in %s/%s[%s]: %w (stderr: %s)", cmd, namespace, pod, container, err, bytes.TrimSpace(errb.Bytes()))
+		err = fmt.Errorf("exec %q in %s/%s[%s]: %w", cmd, namespace, pod, container, err)
+		if e := bytes.TrimSpace(errb.Bytes()); len(e) > 0 {
+			err = fmt.Errorf("%w (stderr: %s)", err, e)
+		}
+		return out.Bytes(), errb.Bytes(), err
 	}
 	return out.Bytes(), errb.Bytes(), nil
 }

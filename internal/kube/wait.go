@@ -65,8 +65,12 @@ func (c *Client) WaitFor(ctx context.Context, obj client.Object, what string, co
 	})
 }
 
-// poll reads with the caller's ctx, not the wait's deadline, so that the
-// last reason is what the object said, not a read cut short by the deadline.
+// readGrace lets the last read of a wait finish after its deadline.
+const readGrace = 10 * time.Second
+
+// poll reads with a context that outlives the wait's deadline by readGrace,
+// so that the last reason is what the object said, not a read cut short by
+// the deadline (client-go's rate limiter refuses reads that would end past it).
 func (c *Client) poll(ctx context.Context, what string, timeout time.Duration, check func(context.Context) (bool, string, error)) error {
 	start := time.Now()
 	deadline := time.NewTimer(timeout)
@@ -79,7 +83,10 @@ func (c *Client) poll(ctx context.Context, what string, timeout time.Duration, c
 	defer tick.Stop()
 	last := "not checked yet"
 	for {
-		done, reason, err := check(ctx)
+		// A slow read may overrun the deadline a little, never hang.
+		readCtx, cancel := context.WithTimeout(ctx, max(timeout-time.Since(start), 0)+readGrace)
+		done, reason, err := check(readCtx)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("waiting for %s: %w", what, err)
 		}

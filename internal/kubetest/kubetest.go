@@ -12,6 +12,14 @@
 //	var shared = kubetest.NewShared(kubetest.GatewayAPI(), kubetest.Kuma())
 //	func TestMain(m *testing.M) { os.Exit(shared.Run(m)) }
 //	func TestX(t *testing.T) { env := shared.Env(t); ns := env.Namespace(t, "x") ... }
+//
+// A fixtures package checks its variants like this (see fixtures/kong):
+//
+//	func TestVariantsRender(t *testing.T) { golden.AssertSets(t, kuma.Variants(opts)) }
+//	func TestVariantsOnAPIServer(t *testing.T) {
+//		env := kubetest.Start(t, kubetest.GatewayAPI(), kubetest.Kuma())
+//		kubetest.ApplySets(t, env, kuma.Variants(opts))
+//	}
 package kubetest
 
 import (

@@ -1,0 +1,43 @@
+package addons
+
+import (
+	"bytes"
+	"fmt"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/meshgate/meshgate/fixtures"
+)
+
+// runLabeler is a Helm post-renderer that puts meshgate's labels (managed-by
+// and the run ID) on every object a chart creates, so a run's objects can be
+// found and told apart on a shared cluster. Only metadata.labels changes:
+// selectors and pod templates stay as the chart wrote them.
+type runLabeler struct{ runID string }
+
+func (l runLabeler) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	docs, err := DecodeYAML(in.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("label rendered manifests: %w", err)
+	}
+	var out bytes.Buffer
+	for _, d := range docs {
+		labels := d.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[fixtures.LabelRun] = l.runID
+		if _, ok := labels[fixtures.LabelManagedBy]; !ok {
+			// Helm's own managed-by label stays when the chart sets it.
+			labels[fixtures.LabelManagedBy] = fixtures.ManagedBy
+		}
+		d.SetLabels(labels)
+		y, err := yaml.Marshal(d.Object)
+		if err != nil {
+			return nil, err
+		}
+		out.WriteString("---\n")
+		out.Write(y)
+	}
+	return &out, nil
+}
