@@ -23,7 +23,7 @@ e2e: ## the main job: doctor, a kind cluster per mesh, the suites (MESH=kuma|ist
 	$(GO) run ./cmd/meshgate e2e $(if $(MESH),--mesh $(MESH)) $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KEEP),--keep) --out $(OUT)
 
 e2e-edge: ## edge mTLS suites in containers (Kong, NGINX, Envoy); needs Docker
-	$(GO) test ./suites/edge/... -count=1 -v -args -ginkgo.v -ginkgo.label-filter=edge
+	$(GO) test ./suites/edge/... -count=1 -v -timeout 30m -args -ginkgo.v -ginkgo.label-filter=edge
 
 bench: ## latency overhead per hop on a kind cluster
 	$(GO) run ./cmd/meshgate bench $(if $(MESH),--mesh $(MESH)) --out $(OUT)
