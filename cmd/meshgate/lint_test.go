@@ -12,7 +12,7 @@ import (
 
 const lintData = "../../internal/lint/testdata/rules/"
 
-func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+func runLintCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
@@ -57,7 +57,7 @@ func TestLintExitCodes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errOut := runCLI(t, tc.stdin, tc.args...)
+			code, out, errOut := runLintCLI(t, tc.stdin, tc.args...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, out, errOut)
 			}
@@ -77,7 +77,7 @@ func TestLintExitCodes(t *testing.T) {
 
 func TestLintWritesReportFile(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "lint.json")
-	code, _, errOut := runCLI(t, "", "lint", "--format", "json", "-o", out, "-f", lintData+"bridge-route-8080.yaml")
+	code, _, errOut := runLintCLI(t, "", "lint", "--format", "json", "-o", out, "-f", lintData+"bridge-route-8080.yaml")
 	if code != 1 {
 		t.Fatalf("exit %d, want 1: %s", code, errOut)
 	}
@@ -106,7 +106,7 @@ func TestLintWritesReportFile(t *testing.T) {
 }
 
 func TestLintHelpTeaches(t *testing.T) {
-	code, out, _ := runCLI(t, "", "lint", "--help")
+	code, out, _ := runLintCLI(t, "", "lint", "--help")
 	for _, s := range []string{"--rules", "--fail-on", "sarif", "-f -", "Exit codes", "MG001  error", "MG014  warning"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("help lacks %q", s)
@@ -129,12 +129,43 @@ current-context: nowhere
 	if err := os.WriteFile(kubeconfig, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := runCLI(t, "", "lint", "--kubeconfig", kubeconfig, "--context", "nowhere")
+	code, _, errOut := runLintCLI(t, "", "lint", "--kubeconfig", kubeconfig, "--context", "nowhere")
 	if code != 2 || !strings.Contains(errOut, "127.0.0.1:1") {
 		t.Fatalf("exit %d, want 2 naming the server; stderr: %s", code, errOut)
 	}
-	code, _, errOut = runCLI(t, "", "lint", "--kubeconfig", kubeconfig, "--context", "missing")
+	code, _, errOut = runLintCLI(t, "", "lint", "--kubeconfig", kubeconfig, "--context", "missing")
 	if code != 2 || !strings.Contains(errOut, "missing") {
 		t.Fatalf("unknown context: exit %d, want 2 naming it; stderr: %s", code, errOut)
+	}
+}
+
+// The acceptance, on the rendered fixtures the project commits:
+// the reproduction exits 1 naming the Pod-IP rule and the objects, the
+// fixed variants exit 0.
+func TestLintProjectFixtureGoldens(t *testing.T) {
+	tests := []struct {
+		file string
+		code int
+		want []string
+	}{
+		{"../../fixtures/kuma/testdata/kuma_podip-502.golden.yaml", 1,
+			[]string{"error MG001", "HTTPRoute/kong-air-production/check-in-ingress", "Service/kong-air-production/check-in-api"}},
+		{"../../fixtures/istio/testdata/istio_podip.golden.yaml", 1, []string{"error MG001", "HTTPRoute/api-system/order-service"}},
+		{"../../fixtures/kuma/testdata/kuma_externalname-bridge.golden.yaml", 0, []string{"0 errors, 0 warnings, 0 info"}},
+		{"../../fixtures/kuma/testdata/kuma_service-upstream.golden.yaml", 0, []string{"0 errors, 0 warnings, 0 info"}},
+		{"../../fixtures/istio/testdata/istio_service-upstream.golden.yaml", 0, []string{"0 errors, 0 warnings, 0 info"}},
+	}
+	for _, tc := range tests {
+		t.Run(filepath.Base(tc.file), func(t *testing.T) {
+			code, out, errOut := runLintCLI(t, "", "lint", "-f", tc.file)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out, errOut)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(out, s) {
+					t.Errorf("output lacks %q:\n%s", s, out)
+				}
+			}
+		})
 	}
 }
