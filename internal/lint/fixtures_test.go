@@ -33,9 +33,9 @@ var fixtureExpectations = map[string][]string{
 	"kuma/negative-control-strict": {"MG001"},
 	// PERMISSIVE controls and the token-optional step show weaknesses on
 	// purpose: warnings, not errors.
-	"kuma/negative-control-permissive":  {"MG012"},
-	"istio/permissive":                  {"MG012"},
-	"istio/requestauthentication-only":  {"MG009"},
+	"kuma/negative-control-permissive": {"MG012"},
+	"istio/permissive":                 {"MG012"},
+	"istio/requestauthentication-only": {"MG009"},
 }
 
 func fixtureSets(t *testing.T) []fixtures.Set {
