@@ -24,9 +24,9 @@ var fixtureExpectations = map[string][]string{
 	"istio/podip":    {"MG001"},
 	// The seed guide's bridge hostname (a Reproduction of the seed's error).
 	"kuma/externalname-bridge-seed-hostname": {"MG003"},
-	// The seed's bridge port 8080: the fixture marks it "not a reproduction"
-	// because the suite tests both ports; Kuma's VIP listens on 80 only
-	// (FACTS.md), so lint flags it.
+	// The seed's bridge port 8080: the fixture does not mark it a
+	// reproduction (its outcome is measured on a cluster); Kuma's VIP
+	// listens on port 80 only, so lint flags it.
 	"kuma/externalname-bridge-port-8080": {"MG005"},
 	// The negative control renders the Pod-IP route of podip-502 next to its
 	// plaintext client, so the Pod-IP rule fires there too.
