@@ -33,6 +33,8 @@ func liveKinds() []liveKind {
 		// Only Kong JWT credentials, by the label KIC 3 requires; no other Secret is read.
 		{"", "Secret", []string{"v1"}, false, client.MatchingLabels{"konghq.com/credential": "jwt"}},
 		{"apps", "Deployment", []string{"v1"}, false, nil},
+		{"apps", "DaemonSet", []string{"v1"}, false, nil},
+		{"apps", "StatefulSet", []string{"v1"}, false, nil},
 		{"networking.k8s.io", "Ingress", []string{"v1"}, false, nil},
 		{"networking.k8s.io", "IngressClass", []string{"v1"}, true, nil},
 		{"gateway.networking.k8s.io", "GatewayClass", []string{"v1"}, true, nil},

@@ -77,10 +77,15 @@ type podLike struct {
 	spec           any
 }
 
-// podsIn lists pods and pod templates (Deployments) in ns; ns "" lists all.
+// podsIn lists pods and pod templates (Deployments, DaemonSets, StatefulSets)
+// in ns; ns "" lists all.
 func (m *Model) podsIn(ns string) []podLike {
 	var out []podLike
-	for _, d := range m.All(kDeployment) {
+	var workloads []*Object
+	for _, k := range []string{kDeployment, kDaemonSet, kStatefulSet} {
+		workloads = append(workloads, m.All(k)...)
+	}
+	for _, d := range workloads {
 		if ns == "" || d.Namespace == ns {
 			tmpl := field(d.Content, "spec", "template")
 			out = append(out, podLike{d, strMap(tmpl, "metadata", "labels"), strMap(tmpl, "metadata", "annotations"), field(tmpl, "spec")})

@@ -27,6 +27,8 @@ const (
 	kPod               = "/Pod"
 	kSecret            = "/Secret"
 	kDeployment        = "apps/Deployment"
+	kDaemonSet         = "apps/DaemonSet"
+	kStatefulSet       = "apps/StatefulSet"
 	kIngress           = "networking.k8s.io/Ingress"
 	kIngressClass      = "networking.k8s.io/IngressClass"
 	kHTTPRoute         = "gateway.networking.k8s.io/HTTPRoute"

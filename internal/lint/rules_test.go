@@ -92,6 +92,7 @@ func TestRules(t *testing.T) {
 
 		{"kong in kuma without gateway annotation", []string{"kong-kuma-no-gateway.yaml"}, "MG006", 1, SeverityError,
 			[]string{"Deployment/kong/kong-gateway", "kuma.io/gateway: enabled"}},
+		{"Kong as a DaemonSet", []string{"kong-kuma-daemonset.yaml"}, "MG006", 1, SeverityError, []string{"DaemonSet/kong/kong-gateway"}},
 		{"near miss: annotated", []string{"kong-kuma-gateway.yaml"}, "MG006", 0, "", nil},
 		{"near miss: controller only", []string{"kong-kuma-controller-only.yaml"}, "MG006", 0, "", nil},
 		{"near miss: not in the mesh", []string{"kong-kuma-unmeshed.yaml"}, "MG006", 0, "", nil},
