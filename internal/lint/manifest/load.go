@@ -1,0 +1,294 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// StdinName is how objects read from standard input (-f -) are located.
+const StdinName = "<stdin>"
+
+// InputError is bad input: a file that cannot be read or parsed, or a
+// document that is not a Kubernetes object. The CLI exits 2 on it.
+type InputError struct {
+	File string
+	Line int
+	Msg  string
+	Err  error
+}
+
+func (e *InputError) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", loc, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// LoadPaths reads every YAML or JSON file named in paths (folders are walked
+// for *.yaml, *.yml and *.json; "-" reads stdin) and returns the objects in
+// input order, each with the file and the line its document starts on.
+func LoadPaths(paths []string, stdin io.Reader) ([]*Object, error) {
+	objs, _, err := Load(paths, stdin)
+	return objs, err
+}
+
+// Load is LoadPaths that also names the files it skipped: inside a folder,
+// a file with no Kubernetes object at all (Helm's Chart.yaml and
+// values.yaml, kustomization.yaml, CI configs) is skipped, not an error. A
+// file named explicitly must hold objects.
+func Load(paths []string, stdin io.Reader) (objs []*Object, skipped []string, err error) {
+	for _, p := range paths {
+		files, err := expand(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		walked := len(files) > 1 || (len(files) == 1 && files[0] != p)
+		for _, f := range files {
+			data, name, err := readInput(f, stdin)
+			if err != nil {
+				return nil, nil, err
+			}
+			got, err := Parse(name, data)
+			if walked && (errors.Is(err, ErrNotObject) || (err == nil && len(got) == 0)) {
+				skipped = append(skipped, name)
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			objs = append(objs, got...)
+		}
+	}
+	return objs, skipped, nil
+}
+
+// ErrNotObject marks a document that is not a Kubernetes object.
+var ErrNotObject = errors.New("not a Kubernetes object")
+
+func expand(p string) ([]string, error) {
+	if p == "-" {
+		return []string{"-"}, nil
+	}
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, &InputError{File: p, Msg: "cannot read (give a YAML file, a folder of them, or - for stdin)", Err: err}
+	}
+	if !info.IsDir() {
+		return []string{p}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".yaml", ".yml", ".json":
+			if !d.IsDir() {
+				files = append(files, path)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, &InputError{File: p, Msg: "cannot walk folder", Err: err}
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		return nil, &InputError{File: p, Msg: "folder holds no *.yaml, *.yml or *.json files"}
+	}
+	return files, nil
+}
+
+func readInput(f string, stdin io.Reader) ([]byte, string, error) {
+	if f == "-" {
+		if stdin == nil {
+			return nil, StdinName, &InputError{File: StdinName, Msg: "no standard input"}
+		}
+		data, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, StdinName, &InputError{File: StdinName, Msg: "cannot read", Err: err}
+		}
+		return data, StdinName, nil
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return nil, f, &InputError{File: f, Msg: "cannot read", Err: err}
+	}
+	return data, f, nil
+}
+
+var yamlLine = regexp.MustCompile(`(?:^|: )(?:yaml: )?line (\d+):`)
+
+// Parse splits a multi-document YAML (or JSON) stream into objects. Empty
+// documents are skipped; "kind: List" documents contribute their items.
+func Parse(name string, data []byte) ([]*Object, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var objs []*Object
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return objs, nil
+		}
+		if err != nil {
+			return nil, yamlError(name, err)
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			continue
+		}
+		got, err := fromNode(name, root)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, got...)
+	}
+}
+
+func yamlError(name string, err error) error {
+	line := 0
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	return &InputError{File: name, Line: line, Msg: "invalid YAML (fix the syntax; `meshgate lint` reads Kubernetes manifests)", Err: err}
+}
+
+func fromNode(name string, n *yaml.Node) ([]*Object, error) {
+	if n.Kind != yaml.MappingNode {
+		return nil, &InputError{File: name, Line: n.Line, Msg: "document is not a Kubernetes object (expected a mapping with apiVersion, kind and metadata)", Err: ErrNotObject}
+	}
+	var raw any
+	if err := n.Decode(&raw); err != nil {
+		return nil, yamlError(name, err)
+	}
+	content, _ := Normalize(raw).(map[string]any)
+	kind := str(content, "kind")
+	if strings.HasSuffix(kind, "List") {
+		if items := itemNodes(n); items != nil {
+			var objs []*Object
+			for _, it := range items {
+				got, err := fromNode(name, it)
+				if err != nil {
+					return nil, err
+				}
+				objs = append(objs, got...)
+			}
+			return objs, nil
+		}
+	}
+	if isKustomize(content) {
+		return nil, &InputError{File: name, Line: n.Line, Msg: "a kustomize file, not a Kubernetes object (lint `kustomize build` output with -f -)", Err: ErrNotObject}
+	}
+	o, err := NewObject(content)
+	if err != nil {
+		var nk *noKindError
+		if errors.As(err, &nk) {
+			return nil, &InputError{File: name, Line: n.Line, Msg: err.Error(), Err: ErrNotObject}
+		}
+		return nil, &InputError{File: name, Line: n.Line, Msg: err.Error()}
+	}
+	o.Source = Source{File: name, Line: n.Line}
+	return []*Object{o}, nil
+}
+
+func itemNodes(n *yaml.Node) []*yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "items" && n.Content[i+1].Kind == yaml.SequenceNode {
+			return n.Content[i+1].Content
+		}
+	}
+	return nil
+}
+
+// NewObject builds an Object from JSON-shaped content (see normalize).
+func NewObject(content map[string]any) (*Object, error) {
+	o := &Object{
+		APIVersion:  str(content, "apiVersion"),
+		Kind:        str(content, "kind"),
+		Namespace:   str(content, "metadata", "namespace"),
+		Name:        str(content, "metadata", "name"),
+		Labels:      strMap(content, "metadata", "labels"),
+		Annotations: strMap(content, "metadata", "annotations"),
+		Content:     content,
+	}
+	switch {
+	case o.APIVersion == "" || o.Kind == "":
+		return nil, &noKindError{}
+	case o.Name == "" && str(content, "metadata", "generateName") == "":
+		return nil, fmt.Errorf("%s has no metadata.name (name every object so findings can point at it)", o.Kind)
+	}
+	if o.Name == "" {
+		o.Name = str(content, "metadata", "generateName")
+	}
+	return o, nil
+}
+
+type noKindError struct{}
+
+func (*noKindError) Error() string {
+	return "object has no apiVersion or kind (every document must be a Kubernetes object)"
+}
+
+func isKustomize(content map[string]any) bool {
+	return strings.HasPrefix(str(content, "apiVersion"), "kustomize.config.k8s.io/")
+}
+
+// Normalize turns decoded YAML or unstructured content into JSON shapes:
+// string map keys, float64 numbers, RFC 3339 times.
+func Normalize(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, val := range t {
+			out[k] = Normalize(val)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, val := range t {
+			out[fmt.Sprint(k)] = Normalize(val)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, val := range t {
+			out[i] = Normalize(val)
+		}
+		return out
+	case int:
+		return float64(t)
+	case int64:
+		return float64(t)
+	case uint64:
+		return float64(t)
+	case float32:
+		return float64(t)
+	case time.Time:
+		return t.UTC().Format(time.RFC3339)
+	}
+	return v
+}
