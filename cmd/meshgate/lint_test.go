@@ -148,12 +148,12 @@ func TestLintProjectFixtureGoldens(t *testing.T) {
 		code int
 		want []string
 	}{
-		{"../../fixtures/kuma/testdata/kuma_podip-502.golden.yaml", 1,
+		{"../../fixtures/kuma/testdata/kuma_podip-502.yaml", 1,
 			[]string{"error MG001", "HTTPRoute/kong-air-production/check-in-ingress", "Service/kong-air-production/check-in-api"}},
-		{"../../fixtures/istio/testdata/istio_podip.golden.yaml", 1, []string{"error MG001", "HTTPRoute/api-system/order-service"}},
-		{"../../fixtures/kuma/testdata/kuma_externalname-bridge.golden.yaml", 0, []string{"0 errors, 0 warnings, 0 info"}},
-		{"../../fixtures/kuma/testdata/kuma_service-upstream.golden.yaml", 0, []string{"0 errors, 0 warnings, 0 info"}},
-		{"../../fixtures/istio/testdata/istio_service-upstream.golden.yaml", 0, []string{"0 errors, 0 warnings, 0 info"}},
+		{"../../fixtures/istio/testdata/istio_podip.yaml", 1, []string{"error MG001", "HTTPRoute/api-system/order-service"}},
+		{"../../fixtures/kuma/testdata/kuma_externalname-bridge.yaml", 0, []string{"0 errors, 0 warnings, 0 info"}},
+		{"../../fixtures/kuma/testdata/kuma_service-upstream.yaml", 0, []string{"0 errors, 0 warnings, 0 info"}},
+		{"../../fixtures/istio/testdata/istio_service-upstream.yaml", 0, []string{"0 errors, 0 warnings, 0 info"}},
 	}
 	for _, tc := range tests {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
