@@ -24,13 +24,8 @@ var fixtureExpectations = map[string][]string{
 	"istio/podip":    {"MG001"},
 	// The seed guide's bridge hostname (a Reproduction of the seed's error).
 	"kuma/externalname-bridge-seed-hostname": {"MG003"},
-	// The seed's bridge port 8080: the fixture does not mark it a
-	// reproduction (its outcome is measured on a cluster); Kuma's VIP
-	// listens on port 80 only, so lint flags it.
+	// The seed's bridge port 8080 (a Reproduction: Kuma's VIP listens on 80 only).
 	"kuma/externalname-bridge-port-8080": {"MG005"},
-	// The negative control renders the Pod-IP route of podip-502 next to its
-	// plaintext client, so the Pod-IP rule fires there too.
-	"kuma/negative-control-strict": {"MG001"},
 	// PERMISSIVE controls and the token-optional step show weaknesses on
 	// purpose: warnings, not errors.
 	"kuma/negative-control-permissive": {"MG012"},
