@@ -128,52 +128,14 @@ func (m *Model) knowsNamespace(ns string) bool {
 	return false
 }
 
-// --- field access on JSON-shaped content ---
-
-func field(v any, path ...string) any {
-	for _, p := range path {
-		mp, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mp[p]
-	}
-	return v
-}
-
-func str(v any, path ...string) string {
-	s, _ := field(v, path...).(string)
-	return s
-}
-
-func list(v any, path ...string) []any {
-	l, _ := field(v, path...).([]any)
-	return l
-}
-
-func num(v any, path ...string) (float64, bool) {
-	switch n := field(v, path...).(type) {
-	case float64:
-		return n, true
-	case int64:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	}
-	return 0, false
-}
-
-func strMap(v any, path ...string) map[string]string {
-	mp, _ := field(v, path...).(map[string]any)
-	if mp == nil {
-		return nil
-	}
-	out := make(map[string]string, len(mp))
-	for k, val := range mp {
-		out[k] = fmt.Sprint(val)
-	}
-	return out
-}
+// Field access on JSON-shaped content, shared with the manifest reader.
+var (
+	field  = manifest.Field
+	str    = manifest.Str
+	list   = manifest.List
+	num    = manifest.Num
+	strMap = manifest.StrMap
+)
 
 // selects reports whether every selector label is present in labels. An
 // empty selector selects nothing here: callers handle "whole namespace".

@@ -186,7 +186,7 @@ func fromNode(name string, n *yaml.Node) ([]*Object, error) {
 		return nil, yamlError(name, err)
 	}
 	content, _ := Normalize(raw).(map[string]any)
-	kind := str(content, "kind")
+	kind := Str(content, "kind")
 	if strings.HasSuffix(kind, "List") {
 		if items := itemNodes(n); items != nil {
 			var objs []*Object
@@ -227,22 +227,22 @@ func itemNodes(n *yaml.Node) []*yaml.Node {
 // NewObject builds an Object from JSON-shaped content (see normalize).
 func NewObject(content map[string]any) (*Object, error) {
 	o := &Object{
-		APIVersion:  str(content, "apiVersion"),
-		Kind:        str(content, "kind"),
-		Namespace:   str(content, "metadata", "namespace"),
-		Name:        str(content, "metadata", "name"),
-		Labels:      strMap(content, "metadata", "labels"),
-		Annotations: strMap(content, "metadata", "annotations"),
+		APIVersion:  Str(content, "apiVersion"),
+		Kind:        Str(content, "kind"),
+		Namespace:   Str(content, "metadata", "namespace"),
+		Name:        Str(content, "metadata", "name"),
+		Labels:      StrMap(content, "metadata", "labels"),
+		Annotations: StrMap(content, "metadata", "annotations"),
 		Content:     content,
 	}
 	switch {
 	case o.APIVersion == "" || o.Kind == "":
 		return nil, &noKindError{}
-	case o.Name == "" && str(content, "metadata", "generateName") == "":
+	case o.Name == "" && Str(content, "metadata", "generateName") == "":
 		return nil, fmt.Errorf("%s has no metadata.name (name every object so findings can point at it)", o.Kind)
 	}
 	if o.Name == "" {
-		o.Name = str(content, "metadata", "generateName")
+		o.Name = Str(content, "metadata", "generateName")
 	}
 	return o, nil
 }
@@ -254,7 +254,7 @@ func (*noKindError) Error() string {
 }
 
 func isKustomize(content map[string]any) bool {
-	return strings.HasPrefix(str(content, "apiVersion"), "kustomize.config.k8s.io/")
+	return strings.HasPrefix(Str(content, "apiVersion"), "kustomize.config.k8s.io/")
 }
 
 // Normalize turns decoded YAML or unstructured content into JSON shapes:

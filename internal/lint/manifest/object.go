@@ -66,31 +66,3 @@ func (r ObjectRef) Where() string {
 	}
 	return fmt.Sprintf("%s:%d", r.File, r.Line)
 }
-
-func field(v any, path ...string) any {
-	for _, p := range path {
-		mp, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = mp[p]
-	}
-	return v
-}
-
-func str(v any, path ...string) string {
-	s, _ := field(v, path...).(string)
-	return s
-}
-
-func strMap(v any, path ...string) map[string]string {
-	mp, _ := field(v, path...).(map[string]any)
-	if mp == nil {
-		return nil
-	}
-	out := make(map[string]string, len(mp))
-	for k, val := range mp {
-		out[k] = fmt.Sprint(val)
-	}
-	return out
-}
