@@ -16,15 +16,6 @@ var quantiles = []struct {
 	{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}, {"p99_9", 0.999}, {"max", 1},
 }
 
-// QuantileNames lists the percentile names used in Overhead.Percentile.
-func QuantileNames() []string {
-	names := make([]string, len(quantiles))
-	for i, q := range quantiles {
-		names[i] = q.Name
-	}
-	return names
-}
-
 // rank is the nearest-rank index of quantile q in n sorted samples: the
 // smallest sample with at least q·n samples at or below it. Every reported
 // percentile is therefore a latency that was actually measured.

@@ -270,25 +270,12 @@ func evidenceSummary(e Evidence) string {
 	return strings.Join(parts, "; ")
 }
 
-func hasEvidence(e Evidence) bool {
-	return len(e.Traffic)+len(e.Targets)+len(e.SPIFFE)+len(e.Handshakes)+len(e.JWT)+len(e.Notes)+len(e.Other) > 0
-}
-
 func joinInts(xs []int) string {
 	parts := make([]string, len(xs))
 	for i, x := range xs {
 		parts[i] = fmt.Sprint(x)
 	}
 	return strings.Join(parts, ", ")
-}
-
-// shortStat keeps the last two dotted parts of an Envoy stat name.
-func shortStat(s string) string {
-	parts := strings.Split(s, ".")
-	if len(parts) <= 2 {
-		return s
-	}
-	return strings.Join(parts[len(parts)-2:], ".")
 }
 
 // verdict is the report's headline: its outcome, or what it holds when

@@ -93,9 +93,3 @@ Typical session:
 	)
 	return root
 }
-
-// errNotImplemented is what a subcommand returns until its issue lands; it
-// never pretends success.
-func errNotImplemented(cmd string) error {
-	return fmt.Errorf("%s is not yet implemented in this build", cmd)
-}

@@ -213,24 +213,6 @@ func (h *Helm) Uninstall(ctx context.Context, namespace, name string) error {
 	return nil
 }
 
-// Releases lists release names in namespace (to find an installed mesh).
-func (h *Helm) Releases(namespace string) ([]string, error) {
-	cfg, err := h.config(namespace)
-	if err != nil {
-		return nil, err
-	}
-	l := action.NewList(cfg)
-	rels, err := l.Run()
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, 0, len(rels))
-	for _, r := range rels {
-		names = append(names, r.Name)
-	}
-	return names, nil
-}
-
 // copyValues deep-copies through Helm's own helper, since Helm mutates the
 // map it is given.
 func copyValues(v map[string]any) map[string]any {

@@ -73,10 +73,6 @@ func New(cfg *rest.Config, runID string, log *slog.Logger) (*Client, error) {
 // RunID is the value of fixtures.LabelRun on this run's objects.
 func (c *Client) RunID() string { return c.runID }
 
-// Controller returns the underlying controller-runtime client (reads,
-// status checks); use Apply to create objects so that Cleanup finds them.
-func (c *Client) Controller() client.Client { return c.c }
-
 // Apply server-side applies objs in apply order (namespaces and CRDs first,
 // routes last) with field manager "meshgate", forcing ownership, after adding
 // this run's labels. Unknown or duplicate fields are errors (strict field

@@ -24,7 +24,6 @@ type Timeouts struct {
 	DeploymentAvailable time.Duration // includes image pulls on a fresh node
 	PodReady            time.Duration
 	GatewayProgrammed   time.Duration
-	RouteAccepted       time.Duration
 	Delete              time.Duration // one object, finalizers included
 	PortForward         time.Duration // until the local listener is ready
 }
@@ -37,7 +36,6 @@ func DefaultTimeouts() Timeouts {
 		DeploymentAvailable: 5 * time.Minute,
 		PodReady:            3 * time.Minute,
 		GatewayProgrammed:   3 * time.Minute,
-		RouteAccepted:       2 * time.Minute,
 		Delete:              2 * time.Minute,
 		PortForward:         30 * time.Second,
 	}
@@ -132,14 +130,6 @@ func (c *Client) WaitGatewayProgrammed(ctx context.Context, namespace, name stri
 	g.SetNamespace(namespace)
 	g.SetName(name)
 	return c.WaitFor(ctx, g, "Gateway "+namespace+"/"+name+" accepted and programmed", GatewayProgrammed(), c.Timeouts.GatewayProgrammed)
-}
-
-// WaitRouteAccepted waits with Timeouts.RouteAccepted.
-func (c *Client) WaitRouteAccepted(ctx context.Context, namespace, name string) error {
-	r := &gatewayv1.HTTPRoute{}
-	r.SetNamespace(namespace)
-	r.SetName(name)
-	return c.WaitFor(ctx, r, "HTTPRoute "+namespace+"/"+name+" accepted by every parent", RouteAccepted(), c.Timeouts.RouteAccepted)
 }
 
 // DeploymentAvailable: the controller has seen the latest generation, every

@@ -243,8 +243,6 @@ type route struct {
 	PluginRefs []string
 }
 
-func (r route) backendRef() string { return r.SvcNS + "/" + r.SvcName }
-
 // kongRoutes lists every backend reference Kong serves: Ingresses of a Kong
 // class (or no class) and HTTPRoutes whose parent Gateway is Kong's (or not in
 // the inputs).

@@ -115,11 +115,3 @@ func SortFindings(fs []Finding) {
 		return a.Message < b.Message
 	})
 }
-
-func names(objs []*Object) string {
-	var s []string
-	for _, o := range objs {
-		s = append(s, o.Ref().String())
-	}
-	return strings.Join(s, ", ")
-}

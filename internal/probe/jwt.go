@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -285,11 +284,4 @@ func jsIncludes(x any, s string) bool {
 		}
 	}
 	return false
-}
-
-// PayloadDigest is a short, stable fingerprint of a payload header for
-// evidence tables (the full header is kept in raw results).
-func PayloadDigest(h string) string {
-	sum := sha256.Sum256([]byte(h))
-	return hex.EncodeToString(sum[:6])
 }

@@ -66,7 +66,7 @@ func (p *PodPort) Get(ctx context.Context, path string) ([]byte, error) {
 }
 
 // ExecGet sends one plaintext GET from inside a pod by running Command with
-// the URL appended (for meshgate's echo image: ["/echo", "--get"]), so the
+// the URL appended (for meshgate's echo image: ["/app", "--get"]), so the
 // request leaves from that pod's network namespace.
 type ExecGet struct {
 	REST      *rest.Config

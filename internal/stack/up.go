@@ -437,15 +437,6 @@ func Diagnostics(ctx context.Context, env *cluster.Env, step string) string {
 	return dir
 }
 
-// ExportLogs is Diagnostics as a step, for suites that want a bundle at a
-// point of their choosing (for example after a failed spec).
-func ExportLogs(name string) cluster.Step {
-	return cluster.Step{Name: "export-logs", Run: func(ctx context.Context, env *cluster.Env) error {
-		Diagnostics(ctx, env, name)
-		return nil
-	}}
-}
-
 func saveState(env *cluster.Env) error {
 	s := state{
 		RunID: env.RunID, Provider: env.Provider, Mesh: env.Mesh, Name: env.Name,
