@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/meshgate/meshgate/internal/cluster"
 )
@@ -76,7 +77,7 @@ func TestLoadgenPodsOnTheLoadNode(t *testing.T) {
 				t.Errorf("%s: nodeSelector %v does not pin it to the load node", name, pod.Spec.NodeSelector)
 			}
 			tolerates := slices.ContainsFunc(pod.Spec.Tolerations, func(tl corev1.Toleration) bool {
-				return tl.ToleratesTaint(&corev1.Taint{Key: cluster.LoadgenTaintKey, Value: "true", Effect: corev1.TaintEffectNoSchedule})
+				return tl.ToleratesTaint(klog.Background(), &corev1.Taint{Key: cluster.LoadgenTaintKey, Value: "true", Effect: corev1.TaintEffectNoSchedule}, false)
 			})
 			if !tolerates {
 				t.Errorf("%s: tolerations %v do not tolerate the load node's taint", name, pod.Spec.Tolerations)

@@ -8,8 +8,8 @@
 #   MESHGATE_ENVTEST_DIR=dir ...      build into dir instead of the user cache
 set -euo pipefail
 
-KUBE_VERSION=1.34.10
-ETCD_VERSION=3.6.14
+KUBE_VERSION=1.37.2
+ETCD_VERSION=3.7.3
 KUBE_MINOR=${KUBE_VERSION#*.}; KUBE_MINOR=${KUBE_MINOR%%.*}
 
 cache=${XDG_CACHE_HOME:-$HOME/.cache}

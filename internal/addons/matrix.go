@@ -1,5 +1,5 @@
 // Package addons installs what runs in the cluster besides the fixtures: the
-// Gateway API CRDs, Kong, Kuma and Istio, with the Helm v3 SDK, at the versions
+// Gateway API CRDs, Kong, Kuma and Istio, with the Helm v4 SDK, at the versions
 // of one matrix file. Each installer is a cluster.Step.
 package addons
 
@@ -11,7 +11,7 @@ import (
 	"sort"
 	"strings"
 
-	"helm.sh/helm/v3/pkg/strvals"
+	"helm.sh/helm/v4/pkg/strvals"
 	"sigs.k8s.io/yaml"
 )
 

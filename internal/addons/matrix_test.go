@@ -3,8 +3,11 @@ package addons
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
 )
 
 func TestDefaultMatrixIsValidAndConsistent(t *testing.T) {
@@ -29,7 +32,10 @@ func TestDefaultMatrixIsValidAndConsistent(t *testing.T) {
 	if m.Charts[ChartKong].Name != "ingress" || m.Charts[ChartKong].Version != "0.24.0" {
 		t.Errorf("Kong chart %+v, want ingress 0.24.0 (what Kuma's own e2e installs)", m.Charts[ChartKong])
 	}
-	if got := KubeVersionOf(m.Kind.NodeImage); got != "v1.34.0" {
+	if m.Kind.NodeImage != kinddefaults.Image {
+		t.Errorf("kind.nodeImage %s is not the default node image of the kind module in go.mod (%s); take kind's default when kind moves", m.Kind.NodeImage, kinddefaults.Image)
+	}
+	if got := KubeVersionOf(m.Kind.NodeImage); got != "v1.37.0" {
 		t.Errorf("node image Kubernetes version %q", got)
 	}
 	for key, ref := range m.Images {
@@ -85,7 +91,7 @@ func TestLoadMatrixErrors(t *testing.T) {
 		{"not yaml", write("bad.yaml", "images: [unclosed"), []string{"bad.yaml", "not YAML"}},
 		{"unknown field", write("typo.yaml", "imgaes:\n  kong: kong:3.9\n"), []string{"typo.yaml", "imgaes", "fields:"}},
 		{"image without tag", write("notag.yaml", "images:\n  kong: kong\n"), []string{"images.kong", "no tag"}},
-		{"node image not pinned", write("pin.yaml", "kind:\n  nodeImage: kindest/node:v1.34.0\n"), []string{"not pinned by digest"}},
+		{"node image not pinned", write("pin.yaml", "kind:\n  nodeImage: kindest/node:v1.37.0\n"), []string{"not pinned by digest"}},
 		{"unknown chart", write("chart.yaml", "charts:\n  linkerd:\n    path: ./x\n"), []string{"charts.linkerd is not a chart"}},
 		{"gateway api skew", write("gw.yaml", "gatewayAPI:\n  version: v1.3.0\n"), []string{"v1.3.0", "go generate"}},
 	}
@@ -144,5 +150,26 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
+	}
+}
+
+// The envtest API server is the one the checks trust for admission and
+// schema; it must be the Kubernetes minor the kind node image runs.
+func TestEnvtestFollowsTheNodeImage(t *testing.T) {
+	script, err := os.ReadFile("../../hack/envtest-assets.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin := regexp.MustCompile(`(?m)^KUBE_VERSION=(\d+\.\d+)\.\d+$`).FindSubmatch(script)
+	if pin == nil {
+		t.Fatal("hack/envtest-assets.sh has no KUBE_VERSION=X.Y.Z line")
+	}
+	m, err := DefaultMatrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := strings.TrimPrefix(KubeVersionOf(m.Kind.NodeImage), "v")
+	if !strings.HasPrefix(node, string(pin[1])+".") {
+		t.Errorf("envtest builds Kubernetes %s.x, the kind node image runs %s", pin[1], node)
 	}
 }

@@ -133,7 +133,7 @@ func UpstreamImages(m Matrix, mesh, mirror string) []string {
 	return out
 }
 
-// KubeVersionOf reads "v1.34.0" out of "kindest/node:v1.34.0@sha256:...".
+// KubeVersionOf reads "v1.37.0" out of "kindest/node:v1.37.0@sha256:...".
 func KubeVersionOf(nodeImage string) string {
 	_, tag, err := splitImage(nodeImage)
 	if err != nil {

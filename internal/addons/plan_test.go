@@ -52,7 +52,7 @@ func TestPlanGolden(t *testing.T) {
 			if out.String() != string(want) {
 				t.Errorf("plan differs from %s (go test -update rewrites it):\n%s", golden, out.String())
 			}
-			for _, must := range []string{"kindest/node:v1.34.0@sha256:", "ingress 0.24.0", "kong:3.9", "meshgate/echo:dev", "gateways.gateway.networking.k8s.io", "fixture set test/extra", "not rendered: not in the Helm cache"} {
+			for _, must := range []string{"kindest/node:v1.37.0@sha256:", "ingress 0.24.0", "kong:3.9", "meshgate/echo:dev", "gateways.gateway.networking.k8s.io", "fixture set test/extra", "not rendered: not in the Helm cache"} {
 				if !strings.Contains(out.String(), must) {
 					t.Errorf("plan lacks %q", must)
 				}

@@ -3,12 +3,17 @@ package addons
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	repo "helm.sh/helm/v4/pkg/repo/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/meshgate/meshgate/internal/cluster"
@@ -197,7 +202,7 @@ func renderMini(t *testing.T, values map[string]any) []*unstructured.Unstructure
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := Render(context.Background(), r, ch, "v1.34.0")
+	out, err := Render(context.Background(), r, ch, "v1.37.0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,5 +297,44 @@ func TestEmbeddedGatewayAPICRDsMatchTheModule(t *testing.T) {
 		if !names[n] {
 			t.Errorf("CRD %s not embedded", n)
 		}
+	}
+}
+
+// A repository pull must leave the user's own Helm cache and configuration
+// alone: everything lands in meshgate's cache folder.
+func TestPullFromRepositoryStaysInMeshgateCache(t *testing.T) {
+	home := t.TempDir()
+	for _, v := range []string{"HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"} {
+		t.Setenv(v, home)
+	}
+	repoDir := t.TempDir()
+	ch, err := LoadChart(Chart{Path: miniChart}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chartutil.Save(ch, repoDir); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(repoDir)))
+	defer srv.Close()
+	index, err := repo.IndexDirectory(repoDir, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := index.WriteFile(filepath.Join(repoDir, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cache := t.TempDir()
+	c := Chart{Repo: srv.URL, Name: "mini", Version: "0.1.0"}
+	pulled, err := LoadChart(c, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pulled.Metadata.Version != "0.1.0" || CachedChart(cache, c) == "" {
+		t.Errorf("pulled %s, cached at %q", pulled.Metadata.Version, CachedChart(cache, c))
+	}
+	if left, _ := os.ReadDir(home); len(left) > 0 {
+		t.Errorf("pulling a chart wrote %s in the user's home (its Helm cache)", left[0].Name())
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-const testNodeImage = "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
+const testNodeImage = "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
 
 func TestKindConfigGolden(t *testing.T) {
 	got, err := KindConfig{Name: "meshgate-test", NodeImage: testNodeImage, Workers: 2, ProxyHostPort: 30080, ProxyTLSHostPort: 30443}.YAML()

@@ -10,6 +10,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // IstioSidecarMetricsPort and IstioSidecarMetricsPath: where an Istio sidecar
@@ -47,7 +48,9 @@ type SidecarMetrics struct {
 // ParseSidecarMetrics parses Prometheus text exposition as an Istio sidecar
 // serves it on :15090/stats/prometheus.
 func ParseSidecarMetrics(r io.Reader) (*SidecarMetrics, error) {
-	var p expfmt.TextParser
+	// Envoy's stat names are legacy Prometheus names; UTF-8 validation
+	// accepts those and anything a newer Envoy may add.
+	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
 		return nil, fmt.Errorf("sidecar metrics are not Prometheus text format: %w", err)
