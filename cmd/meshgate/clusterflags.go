@@ -17,6 +17,7 @@ import (
 // (up, and e2e/bench through stackOptions).
 type clusterFlags struct {
 	mesh, name, kubeconfig, kubeContext string
+	proxyServiceType                    string
 	versions, imageMirror, out          string
 	reuse, keep, keepOnFailure          bool
 	useInstalledMesh, preload           bool
@@ -36,6 +37,7 @@ func (f *clusterFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "use an existing cluster from this kubeconfig instead of kind")
 	fs.StringVar(&f.kubeContext, "context", "", "context of the existing cluster (with --kubeconfig, or the default kubeconfig)")
 	fs.BoolVar(&f.useInstalledMesh, "use-installed-mesh", false, "existing cluster: run on the mesh already installed instead of refusing")
+	fs.StringVar(&f.proxyServiceType, "proxy-service-type", "", "existing cluster: Kong's proxy Service type, ClusterIP (default; meshgate port-forwards) or LoadBalancer")
 	f.registerVersions(fs)
 	fs.BoolVar(&f.preload, "preload", false, "pull upstream images once on the host (cached) and load them into kind")
 	fs.StringVar(&f.out, "out", "", "run folder: kubeconfig, state, diagnostics (default a new temp folder)")
@@ -89,7 +91,8 @@ func (f *clusterFlags) stackOptions(log *slog.Logger) (stack.Options, error) {
 		Kubeconfig: f.kubeconfig, Context: f.kubeContext, UseInstalledMesh: f.useInstalledMesh,
 		Matrix: m, ImageMirror: f.imageMirror, Preload: f.preload,
 		ProxyHostPort: f.proxyPort, ProxyTLSHostPort: f.proxyTLSPort, Workers: f.workers,
-		RunDir: f.out, Timeout: f.timeout, Log: log,
+		ProxyServiceType: f.proxyServiceType,
+		RunDir:           f.out, Timeout: f.timeout, Log: log,
 	}
 	if f.kubeconfig != "" || f.kubeContext != "" {
 		o.Provider = cluster.ProviderExisting

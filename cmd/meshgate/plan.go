@@ -31,8 +31,11 @@ applies itself (Gateway API CRDs, Kong's namespace, the scenarios' fixtures).`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			if f.proxyServiceType != "" && !existing {
+				return &exitError{code: 2, err: fmt.Errorf("--proxy-service-type applies with --existing; on kind Kong's proxy is a NodePort")}
+			}
 			po := addons.PlanOptions{
-				Options:  addons.Options{Mesh: f.mesh, Kind: !existing, ImageMirror: f.imageMirror},
+				Options:  addons.Options{Mesh: f.mesh, Kind: !existing, ImageMirror: f.imageMirror, ProxyServiceType: f.proxyServiceType},
 				Provider: cluster.ProviderKind,
 				Offline:  !online,
 			}
@@ -65,7 +68,8 @@ applies itself (Gateway API CRDs, Kong's namespace, the scenarios' fixtures).`,
 	f.registerVersions(fs)
 	fs.BoolVar(&full, "full", false, "print rendered charts and long manifests in full")
 	fs.BoolVar(&online, "online", false, "pull charts from their repositories to render them (default: only local or cached charts)")
-	fs.BoolVar(&existing, "existing", false, "plan for an existing cluster (no kind config, proxy not NodePort, Kuma without CNI)")
+	fs.BoolVar(&existing, "existing", false, "plan for an existing cluster (no kind config, proxy ClusterIP, Kuma without CNI)")
+	fs.StringVar(&f.proxyServiceType, "proxy-service-type", "", "with --existing: Kong's proxy Service type, ClusterIP (default) or LoadBalancer")
 	return cmd
 }
 

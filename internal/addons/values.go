@@ -37,6 +37,26 @@ type Options struct {
 	KongKeepalivePoolSize *int
 	// KumaMesh is the Kuma Mesh Kong's pods join (default DefaultMesh).
 	KumaMesh string
+	// ProxyServiceType is the type of Kong's proxy Service off kind (default
+	// ClusterIP, reached by port-forward). The chart's own default,
+	// LoadBalancer, makes Helm's wait hang on clusters without a load
+	// balancer controller.
+	ProxyServiceType string
+}
+
+// Kong proxy Service types off kind.
+const (
+	ProxyClusterIP    = "ClusterIP"
+	ProxyLoadBalancer = "LoadBalancer"
+)
+
+// CheckProxyServiceType refuses a Kong proxy Service type meshgate cannot reach.
+func CheckProxyServiceType(t string) error {
+	switch t {
+	case "", ProxyClusterIP, ProxyLoadBalancer:
+		return nil
+	}
+	return fmt.Errorf("--proxy-service-type %q: choose %s or %s", t, ProxyClusterIP, ProxyLoadBalancer)
 }
 
 // Mirror prefixes ref with the mirror, if any.
@@ -86,6 +106,9 @@ func release(m Matrix, key, name, ns string, ours map[string]any) Release {
 // them kuma.io/gateway: enabled) or nothing mesh-specific for Istio (its
 // namespace label injects the sidecar).
 func KongValues(m Matrix, o Options) (map[string]any, error) {
+	if err := CheckProxyServiceType(o.ProxyServiceType); err != nil {
+		return nil, err
+	}
 	kongRepo, kongTag, err := splitImage(Mirror(o.ImageMirror, m.Images[ImageKong]))
 	if err != nil {
 		return nil, fmt.Errorf("images.%s: %w", ImageKong, err)
@@ -109,12 +132,17 @@ func KongValues(m Matrix, o Options) (map[string]any, error) {
 	// Kong Manager is not used; its NodePort Service would otherwise take a
 	// random node port, possibly one meshgate maps.
 	gateway["manager"] = map[string]any{"enabled": false}
-	if o.Kind {
+	switch {
+	case o.Kind:
 		gateway["proxy"] = map[string]any{
 			"type": "NodePort",
 			"http": map[string]any{"nodePort": cluster.KongProxyNodePort},
 			"tls":  map[string]any{"nodePort": cluster.KongProxyTLSNodePort},
 		}
+	case o.ProxyServiceType == "":
+		gateway["proxy"] = map[string]any{"type": ProxyClusterIP}
+	default:
+		gateway["proxy"] = map[string]any{"type": o.ProxyServiceType}
 	}
 	if o.KongKeepalivePoolSize != nil {
 		gateway["env"] = map[string]any{"upstream_keepalive_pool_size": *o.KongKeepalivePoolSize}

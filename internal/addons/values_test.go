@@ -59,9 +59,14 @@ func TestKongValues(t *testing.T) {
 			"gateway.deployment.serviceAccount.name":        cluster.KongServiceAccount,
 		}},
 		{"istio on an existing cluster", Options{Mesh: cluster.MeshIstio}, map[string]any{
-			"gateway.proxy":     nil,
+			// The chart's default LoadBalancer would block Helm's wait on a
+			// cluster without a load balancer controller.
+			"gateway.proxy":     map[string]any{"type": "ClusterIP"},
 			"gateway.podLabels": nil,
 			"gateway.env":       nil,
+		}},
+		{"existing cluster with a load balancer", Options{Mesh: cluster.MeshKuma, ProxyServiceType: ProxyLoadBalancer}, map[string]any{
+			"gateway.proxy": map[string]any{"type": "LoadBalancer"},
 		}},
 		{"mirror and handshake per request", Options{Mesh: cluster.MeshKuma, ImageMirror: "mirror.example/hub/", KongKeepalivePoolSize: &zero}, map[string]any{
 			"gateway.image.repository":                      "mirror.example/hub/kong",
@@ -93,6 +98,13 @@ func TestKongValues(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestKongValuesRefusesAnUnknownProxyServiceType(t *testing.T) {
+	_, err := KongValues(testMatrix(t), Options{Mesh: cluster.MeshKuma, ProxyServiceType: "NodePort"})
+	if err == nil || !strings.Contains(err.Error(), "choose ClusterIP or LoadBalancer") {
+		t.Fatalf("NodePort off kind: %v", err)
 	}
 }
 

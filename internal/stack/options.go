@@ -54,6 +54,9 @@ type Options struct {
 	ProxyTLSHostPort int
 	// Workers is the number of kind workers besides the load generator's (default 2).
 	Workers int
+	// ProxyServiceType is Kong's proxy Service type on an existing cluster:
+	// addons.ProxyClusterIP (default) or addons.ProxyLoadBalancer.
+	ProxyServiceType string
 
 	// RunDir keeps the kubeconfig, logs and diagnostics (default a temp dir).
 	RunDir string
@@ -88,6 +91,12 @@ func (o Options) validate() error {
 		}
 	default:
 		return fmt.Errorf("provider %q: choose %q or %q", o.Provider, cluster.ProviderKind, cluster.ProviderExisting)
+	}
+	if err := addons.CheckProxyServiceType(o.ProxyServiceType); err != nil {
+		return err
+	}
+	if o.ProxyServiceType != "" && o.Provider != cluster.ProviderExisting {
+		return fmt.Errorf("--proxy-service-type applies to an existing cluster; on kind Kong's proxy is a NodePort mapped to 127.0.0.1")
 	}
 	if o.Reuse && o.Name == "" {
 		return fmt.Errorf("--reuse needs --name of the kind cluster to run on")

@@ -24,6 +24,9 @@ func TestOptionsValidate(t *testing.T) {
 		{"reuse without name", Options{Mesh: "kuma", Reuse: true}, "--reuse needs --name"},
 		{"reuse on existing", Options{Mesh: "kuma", Provider: "existing", Reuse: true}, "--reuse applies to kind"},
 		{"unknown provider", Options{Mesh: "kuma", Provider: "eks"}, `provider "eks"`},
+		{"existing with a load balancer", Options{Mesh: "kuma", Provider: "existing", ProxyServiceType: "LoadBalancer"}, ""},
+		{"proxy service type on kind", Options{Mesh: "kuma", ProxyServiceType: "ClusterIP"}, "applies to an existing cluster"},
+		{"unknown proxy service type", Options{Mesh: "kuma", Provider: "existing", ProxyServiceType: "NodePort"}, `--proxy-service-type "NodePort"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
