@@ -33,6 +33,7 @@ var (
 	kumaStrict  = []string{"kuma-strict-base.yaml"}
 	istioStrict = []string{"istio-shop.yaml", "istio-strict.yaml"}
 	istioPerm   = []string{"istio-shop.yaml", "istio-permissive.yaml"}
+	ambientShop = []string{"ambient-shop.yaml"}
 	istioFixed  = []string{"istio-shop.yaml", "istio-strict.yaml", "service-upstream.yaml", "kong-ingress.yaml"}
 )
 
@@ -167,6 +168,15 @@ func TestRules(t *testing.T) {
 		{"near miss: preserve-host false", with(istioStrict, "kong-ingress-no-preserve-host.yaml", "service-upstream-no-host.yaml"), "MG015", 0, "", nil},
 		{"near miss: Kong outside Istio (MG007's)", with(istioStrict, "kong-ingress.yaml", "service-upstream-no-host.yaml", "kong-istio-uninjected.yaml"), "MG015", 0, "", nil},
 		{"near miss: Kuma backend", with(kumaStrict, "podip-kuma-service-upstream.yaml"), "MG015", 0, "", nil},
+
+		{"ambient: Pod IPs skip the service waypoint", with(ambientShop, "ambient-waypoint.yaml", "kong-ingress.yaml"), "MG016", 1, SeverityError,
+			[]string{"Ingress/shop/echo", "waypoint shop/waypoint", "label on Namespace shop", "waypoint-for service", "service-upstream: \"true\""}},
+		{"ambient: waypoint Gateway not in the inputs", with(ambientShop, "kong-ingress.yaml"), "MG016", 1, SeverityWarning,
+			[]string{"Gateway is not in the inputs", "default istio.io/waypoint-for is service"}},
+		{"near miss: service-upstream sends Service-addressed traffic", with(ambientShop, "ambient-waypoint.yaml", "kong-ingress.yaml", "service-upstream.yaml"), "MG016", 0, "", nil},
+		{"near miss: waypoint for all traffic", with(ambientShop, "ambient-waypoint-all.yaml", "kong-ingress.yaml"), "MG016", 0, "", nil},
+		{"near miss: Service opts out of the waypoint", with(ambientShop, "ambient-waypoint.yaml", "kong-ingress.yaml", "ambient-service-no-waypoint.yaml"), "MG016", 0, "", nil},
+		{"near miss: sidecar mode", with(istioStrict, "kong-ingress.yaml"), "MG016", 0, "", nil},
 	}
 	covered := map[string][2]bool{}
 	for _, tc := range tests {
