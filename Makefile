@@ -19,7 +19,7 @@ ENVTEST_ASSETS = $(shell hack/envtest-assets.sh)
 .PHONY: help test e2e e2e-edge bench bench-local report lint envtest-assets clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 test: envtest-assets ## unit, envtest, local nginx and browser checks; Docker suites skip with their reason
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -json $(GOTESTFLAGS) ./... | $(GO) run ./hack/testsummary
