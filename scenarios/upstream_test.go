@@ -20,33 +20,21 @@ import (
 	"github.com/meshgate/meshgate/internal/kubetest"
 )
 
-// chartFiles maps the version matrix's chart keys to the pinned charts.
-var chartFiles = map[string]string{
-	addons.ChartKong:      kubetest.KongChartFile,
-	addons.ChartKuma:      kubetest.KumaChartFile,
-	addons.ChartIstioBase: kubetest.IstioBaseChartFile,
-	addons.ChartIstiod:    kubetest.IstiodChartFile,
-}
-
 // pinnedMatrix is the default version matrix with every chart read from
 // $MESHGATE_CHARTS_DIR (charts.<key>.path, as a user overrides it); it
 // skips t when that is unset.
 func pinnedMatrix(t *testing.T) addons.Matrix {
 	t.Helper()
-	m, err := addons.DefaultMatrix()
+	sets, skip, err := kubetest.ChartOverrides()
+	if skip != "" {
+		t.Skip(skip)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sets []string
-	for key, file := range chartFiles {
-		p, skip, err := kubetest.ChartPath(file)
-		if skip != "" {
-			t.Skip(skip)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		sets = append(sets, "charts."+key+".path="+p)
+	m, err := addons.DefaultMatrix()
+	if err != nil {
+		t.Fatal(err)
 	}
 	if m, err = m.Set(sets...); err != nil {
 		t.Fatal(err)

@@ -46,6 +46,20 @@ func ChartPath(file string) (p, skip string, err error) {
 	return p, "", nil
 }
 
+// ChartOverrides returns the version-matrix overrides that read every chart
+// meshgate installs from $MESHGATE_CHARTS_DIR ("charts.<key>.path=<file>",
+// keys as in internal/addons/versions.yaml), or a reason to skip.
+func ChartOverrides() (sets []string, skip string, err error) {
+	for _, kf := range [][2]string{{"kong", KongChartFile}, {"kuma", KumaChartFile}, {"istio-base", IstioBaseChartFile}, {"istiod", IstiodChartFile}} {
+		p, skip, err := ChartPath(kf[1])
+		if skip != "" || err != nil {
+			return nil, skip, err
+		}
+		sets = append(sets, "charts."+kf[0]+".path="+p)
+	}
+	return sets, "", nil
+}
+
 // chartCRDs extracts the crds/ folders of a packaged chart (its own and its
 // subcharts') into a folder under the system temp dir named after the
 // chart's content, reused by later tests, and returns that folder.
