@@ -15,6 +15,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshgate/meshgate/fixtures"
+	meshclient "github.com/meshgate/meshgate/fixtures/client"
+	istiofx "github.com/meshgate/meshgate/fixtures/istio"
+	"github.com/meshgate/meshgate/fixtures/kuma"
 	"github.com/meshgate/meshgate/internal/addons"
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/kubetest"
@@ -153,9 +156,9 @@ func ensureNS(t *testing.T, env *kubetest.Env, name string, labels map[string]st
 	}
 }
 
-// applyAll applies rendered objects server-side the way Helm 4 does:
-// namespaces of namespaced objects created when missing, the namespace of
-// cluster-scoped objects dropped.
+// applyAll applies rendered objects server-side, as Helm 4 does: a missing
+// namespace created first (up's installs set CreateNamespace), the
+// namespace of cluster-scoped objects dropped.
 func applyAll(t *testing.T, env *kubetest.Env, objs []*unstructured.Unstructured) {
 	t.Helper()
 	for _, o := range objs {
@@ -255,16 +258,16 @@ var wantInjectors = map[string]map[string][]string{
 		addons.KumaNamespace + "/" + addons.KumaCPName: nil,
 		// The backends opt in by pod label; their namespace must carry the
 		// label (disabled) or Kuma's pods webhook is never asked.
-		"kong-air-production/check-in-api": {"pods-kuma-injector.kuma.io"},
-		"meshgate-outside/outside-client":  nil,
+		kuma.Namespace + "/" + kuma.Backend:          {"pods-kuma-injector.kuma.io"},
+		meshclient.Namespace + "/" + meshclient.Name: nil,
 	},
 	cluster.MeshIstio: {
-		"kong/" + cluster.KongControllerName:            {"namespace.sidecar-injector.istio.io"},
-		"kong/" + cluster.KongGatewayName:               {"namespace.sidecar-injector.istio.io"},
-		addons.IstioNamespace + "/" + addons.IstiodName: nil,
-		"api-system/order-service":                      {"namespace.sidecar-injector.istio.io"},
-		"api-system/jwks":                               {"namespace.sidecar-injector.istio.io"},
-		"meshgate-outside/outside-client":               nil,
+		"kong/" + cluster.KongControllerName:                     {"namespace.sidecar-injector.istio.io"},
+		"kong/" + cluster.KongGatewayName:                        {"namespace.sidecar-injector.istio.io"},
+		addons.IstioNamespace + "/" + addons.IstiodName:          nil,
+		istiofx.DefaultNamespace + "/" + istiofx.DefaultBackend:  {"namespace.sidecar-injector.istio.io"},
+		istiofx.DefaultNamespace + "/" + istiofx.DefaultJWKSName: {"namespace.sidecar-injector.istio.io"},
+		meshclient.Namespace + "/" + meshclient.Name:             nil,
 	},
 }
 
