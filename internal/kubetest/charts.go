@@ -85,7 +85,8 @@ func chartCRDs(tgz string) (string, error) {
 	if n == 0 {
 		return "", fmt.Errorf("chart %s has no crds/ folder", tgz)
 	}
-	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another test binary may have extracted the same chart first.
 		if _, statErr := os.Stat(dir); statErr != nil {
 			return "", err
 		}
