@@ -131,7 +131,7 @@ func installUpstream(t *testing.T, mesh string, provider string) *upstreamEnv {
 	if len(mutating) == 0 {
 		t.Fatalf("the %s charts rendered no MutatingWebhookConfiguration: no injector to test", mesh)
 	}
-	hooks := kubetest.ServeWebhooks(t, env, mutating, validating)
+	hooks := kubetest.ServeWebhooks(t, env.Config, mutating, validating)
 	applyAll(t, env, rest)
 	return &upstreamEnv{env: env, hooks: hooks, charts: objs}
 }

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -45,12 +46,13 @@ type Webhooks struct {
 	hooks []AdmissionCall // by path index: Configuration and Webhook
 }
 
-// ServeWebhooks installs the configurations on env with every clientConfig
-// pointed at a recording server (TLS set up by envtest's
-// WebhookInstallOptions) and stops the server when t ends. The objects
-// passed in are changed: each webhook gets its own path, so two webhooks
-// that share a service path upstream stay apart.
-func ServeWebhooks(t testing.TB, env *Env, mutating []*admregv1.MutatingWebhookConfiguration, validating []*admregv1.ValidatingWebhookConfiguration) *Webhooks {
+// ServeWebhooks installs the configurations on the API server cfg points at
+// (creating them, or updating those that exist, such as a chart's after a
+// Helm install) with every clientConfig pointed at a recording server (TLS
+// set up by envtest's WebhookInstallOptions), and stops the server when t
+// ends. The objects passed in are changed: each webhook gets its own path,
+// so two webhooks that share a service path upstream stay apart.
+func ServeWebhooks(t testing.TB, cfg *rest.Config, mutating []*admregv1.MutatingWebhookConfiguration, validating []*admregv1.ValidatingWebhookConfiguration) *Webhooks {
 	t.Helper()
 	w := &Webhooks{}
 	for _, c := range mutating {
@@ -76,7 +78,7 @@ func ServeWebhooks(t testing.TB, env *Env, mutating []*admregv1.MutatingWebhookC
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	if err := opts.Install(env.Config); err != nil {
+	if err := opts.Install(cfg); err != nil {
 		t.Fatalf("installing webhook configurations: %v", err)
 	}
 	return w

@@ -35,7 +35,7 @@ func TestWebhooksRecordWhatTheAPIServerCalls(t *testing.T) {
 				&metav1.LabelSelector{MatchLabels: map[string]string{"inject": "enabled"}}),
 		},
 	}
-	w := ServeWebhooks(t, env, []*admregv1.MutatingWebhookConfiguration{cfg}, nil)
+	w := ServeWebhooks(t, env.Config, []*admregv1.MutatingWebhookConfiguration{cfg}, nil)
 
 	for _, tc := range []struct {
 		nsLabel, podLabel string
