@@ -32,8 +32,9 @@ var (
 )
 
 // inboundFilters select, on one backend sidecar, the stats of the inbound
-// listener of the backend's service port and nothing else. Kuma 2.14 binds
-// that listener to <podIP>:<port> without a stat prefix, so Envoy names its
+// listener of the backend's port and nothing else. Kuma 2.14 binds that
+// listener to <podIP>:<workload port> (the Service's targetPort; 8080 for
+// both here) without a stat prefix, so Envoy names its
 // stats listener.<podIP>_<port>.* [kumahq/kuma v2.14.3
 // pkg/xds/generator/inbound_proxy_generator.go, test/framework/connection.go].
 // The other listeners must not count: kuma-cp reads each sidecar's admin API
