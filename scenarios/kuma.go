@@ -132,7 +132,7 @@ func reproducePodIP(s fixtures.Set) Phase {
 					n += sum(ev, f)
 				}
 				if n <= 0 {
-					return fmt.Errorf("ssl.connection_error + no_filter_chain_match + tls_not_found moved by %d", n)
+					return fmt.Errorf("ssl.connection_error + no_filter_chain_match on the backend's inbound listener moved by %d", n)
 				}
 				return nil
 			}},

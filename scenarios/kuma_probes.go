@@ -18,20 +18,39 @@ import (
 	"github.com/meshgate/meshgate/internal/probe"
 )
 
-// Stat filters read on the backend sidecars. Kuma's listener names changed
-// between versions, so the filters match every listener of the pod; a
-// backend's sidecar only terminates TLS on its inbound side.
+// Stats of the backend's inbound listener, as sum reads them: the deltas
+// only ever hold that listener's stats (see inboundFilters).
 var (
 	statHandshake = probe.StatFilter{Contains: []string{"listener."}, Suffix: ".ssl.handshake"}
 	statAccepted  = probe.StatFilter{Contains: []string{"listener."}, Suffix: ".downstream_cx_total"}
-	// What a STRICT inbound does with plaintext: fail the TLS handshake, find
-	// no filter chain for raw_buffer, or see no TLS in the inspector.
+	// What a STRICT inbound does with plaintext: fail the TLS handshake, or
+	// find no filter chain for it.
 	statPlaintextRejected = []probe.StatFilter{
 		{Contains: []string{"listener."}, Suffix: ".ssl.connection_error"},
 		{Contains: []string{"listener."}, Suffix: ".no_filter_chain_match"},
-		{Suffix: "tls_inspector.tls_not_found"},
 	}
 )
+
+// inboundFilters select, on one backend sidecar, the stats of the inbound
+// listener of the backend's port and nothing else. Kuma 2.14 binds that
+// listener to <podIP>:<workload port> (the Service's targetPort; 8080 for
+// both here) without a stat prefix, so Envoy names its
+// stats listener.<podIP>_<port>.* [kumahq/kuma v2.14.3
+// pkg/xds/generator/inbound_proxy_generator.go, test/framework/connection.go].
+// The other listeners must not count: kuma-cp reads each sidecar's admin API
+// through a TLS listener on <podIP>:9901, with a new connection and handshake
+// per read [pkg/xds/generator/admin_proxy_generator.go, pkg/envoy/admin/client.go],
+// and the outbound listeners see the backend's own calls. The global
+// tls_inspector stats cannot be told apart by listener, so none is read.
+func inboundFilters(podIP string, port int) []probe.StatFilter {
+	// Envoy writes the address of an IPv6 listener as [a__b]_port.
+	listener := "listener." + strings.ReplaceAll(net.JoinHostPort(podIP, strconv.Itoa(port)), ":", "_") + "."
+	var out []probe.StatFilter
+	for _, f := range append([]probe.StatFilter{statHandshake, statAccepted}, statPlaintextRejected...) {
+		out = append(out, probe.StatFilter{Contains: []string{listener}, Suffix: f.Suffix})
+	}
+	return out
+}
 
 // ProbeServices records the Services named, as the API server has them.
 func ProbeServices(namespace string, names ...string) Probe {
@@ -263,13 +282,17 @@ func ProbeTrafficThroughKong(name, path string) Probe {
 		if ev.StatDeltas == nil {
 			ev.StatDeltas = map[string][]probe.StatDelta{}
 		}
-		filters := append([]probe.StatFilter{statHandshake, statAccepted}, statPlaintextRejected...)
-		for pod, b := range before {
-			var ds []probe.StatDelta
-			for _, f := range filters {
-				ds = append(ds, probe.Deltas(b, after[pod], f)...)
+		for _, p := range ev.Pods {
+			key := p.Namespace + "/" + p.Name
+			b, ok := before[key]
+			if !ok {
+				continue
 			}
-			ev.StatDeltas[pod] = ds
+			var ds []probe.StatDelta
+			for _, f := range inboundFilters(p.IP, kuma.BackendPort) {
+				ds = append(ds, probe.Deltas(b, after[key], f)...)
+			}
+			ev.StatDeltas[key] = ds
 		}
 		return nil
 	}}

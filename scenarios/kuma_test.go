@@ -40,11 +40,12 @@ func (m mapAdmin) Get(_ context.Context, path string) ([]byte, error) {
 	return nil, fmt.Errorf("404 %s", path)
 }
 
-// stepStats answers the first /stats read with before, later ones with after.
+// stepStats answers the first /stats read of a pod with before, later ones
+// with after, each rendered for that pod's IP.
 type stepStats struct {
 	mu            sync.Mutex
 	reads         map[string]int
-	before, after string
+	before, after dpStats
 }
 
 func (s *stepStats) Admin(_ context.Context, ns, pod string) (probe.AdminGetter, error) {
@@ -53,11 +54,46 @@ func (s *stepStats) Admin(_ context.Context, ns, pod string) (probe.AdminGetter,
 		defer s.mu.Unlock()
 		s.reads[ns+"/"+pod]++
 		if s.reads[ns+"/"+pod] == 1 {
-			return []byte(s.before), nil
+			return []byte(s.before.text(backendIPs[pod])), nil
 		}
-		return []byte(s.after), nil
+		return []byte(s.after.text(backendIPs[pod])), nil
 	}), nil
 }
+
+// dpStats are the counters of a kuma-dp sidecar of the backend.
+type dpStats struct {
+	inboundCx, inboundTLS, inboundTLSErrors int
+	// adminReads: kuma-cp's reads of the sidecar's admin API, each a new TLS
+	// connection to the admin listener on <podIP>:9901.
+	adminReads int
+}
+
+// text renders s the way Envoy's /stats names a kuma-dp 2.14 sidecar's
+// listeners: by bound address, listener.<ip>_<port>.* (no stat prefix under
+// legacy naming; kumahq/kuma v2.14.3 inbound_proxy_generator.go,
+// admin_proxy_generator.go): the inbound of the service port 8080, the admin
+// listener on 9901 with its TLS inspector, the transparent proxy's outbound
+// (15001) and inbound passthrough (15006) listeners.
+func (s dpStats) text(ip string) string {
+	in, admin := "listener."+ip+"_8080.", "listener."+ip+"_9901."
+	lines := []string{
+		fmt.Sprintf("%sdownstream_cx_total: %d", in, s.inboundCx),
+		fmt.Sprintf("%sssl.handshake: %d", in, s.inboundTLS),
+		fmt.Sprintf("%sssl.connection_error: %d", in, s.inboundTLSErrors),
+		fmt.Sprintf("%sdownstream_cx_total: %d", admin, s.adminReads),
+		fmt.Sprintf("%sssl.handshake: %d", admin, s.adminReads),
+		fmt.Sprintf("%sssl.connection_error: %d", admin, 0),
+		fmt.Sprintf("%sno_filter_chain_match: %d", admin, 0),
+		"listener.0.0.0.0_15001.downstream_cx_total: 3",
+		"listener.0.0.0.0_15006.downstream_cx_total: 0",
+		"listener.admin.downstream_cx_total: 7",
+		fmt.Sprintf("tls_inspector.tls_found: %d", s.adminReads),
+		"tls_inspector.tls_not_found: 0",
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+var backendIPs = map[string]string{"check-in-api-0": "10.244.1.7", "check-in-api-1": "10.244.2.9"}
 
 type adminFunc func(context.Context, string) ([]byte, error)
 
@@ -72,10 +108,10 @@ func backendObjects(annotations map[string]string) []client.Object {
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{"10.244.1.7"}}, {Addresses: []string{"10.244.2.9"}}},
 	}}
-	for i, ip := range []string{"10.244.1.7", "10.244.2.9"} {
+	for pod, ip := range backendIPs {
 		always := corev1.ContainerRestartPolicyAlways
 		objs = append(objs, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Namespace: kuma.Namespace, Name: fmt.Sprintf("%s-%d", kuma.Backend, i), Labels: map[string]string{"app": kuma.Backend}},
+			ObjectMeta: metav1.ObjectMeta{Namespace: kuma.Namespace, Name: pod, Labels: map[string]string{"app": kuma.Backend}},
 			Spec: corev1.PodSpec{
 				InitContainers: []corev1.Container{{Name: kuma.SidecarName, RestartPolicy: &always}},
 				Containers:     []corev1.Container{{Name: "echo"}},
@@ -86,7 +122,7 @@ func backendObjects(annotations map[string]string) []client.Object {
 	return objs
 }
 
-func fakeRuntime(t *testing.T, objs []client.Object, targets []string, proxy http.Handler, before, after string) (*Runtime, *recordApplier) {
+func fakeRuntime(t *testing.T, objs []client.Object, targets []string, proxy http.Handler, before, after dpStats) (*Runtime, *recordApplier) {
 	t.Helper()
 	sch := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(sch); err != nil {
@@ -116,10 +152,13 @@ func fakeRuntime(t *testing.T, objs []client.Object, targets []string, proxy htt
 	}, app
 }
 
-const (
-	statsBefore   = "listener.0.0.0.0_15006.downstream_cx_total: 4\nlistener.0.0.0.0_15006.ssl.handshake: 2\nlistener.0.0.0.0_15006.ssl.connection_error: 0\n"
-	statsRejected = "listener.0.0.0.0_15006.downstream_cx_total: 14\nlistener.0.0.0.0_15006.ssl.handshake: 2\nlistener.0.0.0.0_15006.ssl.connection_error: 10\n"
-	statsMTLS     = "listener.0.0.0.0_15006.downstream_cx_total: 6\nlistener.0.0.0.0_15006.ssl.handshake: 4\nlistener.0.0.0.0_15006.ssl.connection_error: 0\n"
+// Sidecar counters before the traffic and after it in each outcome. kuma-cp
+// reads the admin API meanwhile (adminReads grows), which must never count.
+var (
+	statsBefore    = dpStats{inboundCx: 4, inboundTLS: 2, adminReads: 10}
+	statsRejected  = dpStats{inboundCx: 14, inboundTLS: 2, inboundTLSErrors: 10, adminReads: 13}
+	statsMTLS      = dpStats{inboundCx: 6, inboundTLS: 4, adminReads: 13}
+	statsOnlyAdmin = dpStats{inboundCx: 4, inboundTLS: 2, adminReads: 13}
 )
 
 func badGateway() http.Handler {
@@ -153,13 +192,14 @@ func TestReproducePhase(t *testing.T) {
 		annotations map[string]string
 		targets     []string
 		proxy       http.Handler
-		after       string
+		after       dpStats
 		verdict     Verdict
 		reason      string
 	}{
 		{"reproduced", nil, []string{"10.244.1.7:8080", "10.244.2.9:8080"}, badGateway(), statsRejected, Passed, ""},
 		{"masked by service-upstream", map[string]string{kuma.AnnotationUpstream: "true"}, []string{"check-in-api.kong-air-production.svc:8080"}, sidecarEcho("spiffe://default/kong_kong_svc_80"), statsMTLS, Failed, "precondition not met"},
 		{"502 without plaintext at the backend", nil, []string{"10.244.1.7:8080"}, badGateway(), statsBefore, Failed, "precondition not met"},
+		{"502 with only kuma-cp's admin reads at the backend", nil, []string{"10.244.1.7:8080"}, badGateway(), statsOnlyAdmin, Failed, "precondition not met"},
 		{"requests succeed", nil, []string{"10.244.1.7:8080"}, sidecarEcho("x"), statsRejected, Failed, "end in 502 or a reset"},
 	}
 	for _, tc := range tests {
@@ -189,13 +229,14 @@ func TestVerifyPhase(t *testing.T) {
 	tests := []struct {
 		name    string
 		caller  string
-		after   string
+		after   dpStats
 		verdict Verdict
 		failing string
 	}{
 		{"kong over mTLS", "spiffe://default/kong-gateway-proxy_kong_svc_80", statsMTLS, Passed, ""},
 		{"someone else's identity", "spiffe://default/intruder_other_svc_80", statsMTLS, Failed, "SPIFFE identity"},
 		{"no handshakes", "spiffe://default/kong-gateway-proxy_kong_svc_80", statsBefore, Failed, "counted TLS handshakes"},
+		{"only kuma-cp's admin reads shook hands", "spiffe://default/kong-gateway-proxy_kong_svc_80", statsOnlyAdmin, Failed, "counted TLS handshakes"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,7 +3,6 @@ package addons
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,34 +17,33 @@ import (
 
 	"github.com/meshgate/meshgate/fixtures"
 	"github.com/meshgate/meshgate/internal/cluster"
+	"github.com/meshgate/meshgate/internal/kubetest"
 )
 
 // startAPIServer runs a real kube-apiserver and etcd (envtest), with Kuma's
-// CRDs when MESHGATE_CRDS_DIR names them.
-func startAPIServer(t *testing.T) (*rest.Config, bool) {
+// CRDs when MESHGATE_CHARTS_DIR or MESHGATE_CRDS_DIR provides them (else the
+// reason they are missing).
+func startAPIServer(t *testing.T) (*rest.Config, string) {
 	t.Helper()
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip("KUBEBUILDER_ASSETS is not set: export KUBEBUILDER_ASSETS=$(hack/envtest-assets.sh) (make test does)")
 	}
 	te := &envtest.Environment{}
-	withKuma := false
-	if dir := os.Getenv("MESHGATE_CRDS_DIR"); dir != "" {
-		kuma := filepath.Join(dir, "kuma-2.14.3")
-		if _, err := os.Stat(kuma); err == nil {
-			te.CRDDirectoryPaths = []string{kuma}
-			withKuma = true
-		}
+	kuma, noKuma, err := kubetest.Kuma().Resolve()
+	if err != nil {
+		t.Fatal(err)
 	}
+	te.CRDDirectoryPaths = kuma
 	cfg, err := te.Start()
 	if err != nil {
 		t.Fatalf("envtest: %v", err)
 	}
 	t.Cleanup(func() { _ = te.Stop() })
-	return cfg, withKuma
+	return cfg, noKuma
 }
 
 func TestInstallOnAPIServer(t *testing.T) {
-	cfg, withKuma := startAPIServer(t)
+	cfg, noKuma := startAPIServer(t)
 	ctx := context.Background()
 	env := &cluster.Env{REST: cfg, RunID: "run-envtest", Provider: cluster.ProviderExisting, Mesh: cluster.MeshKuma}
 	c, err := Client(env)
@@ -124,8 +122,8 @@ func TestInstallOnAPIServer(t *testing.T) {
 	})
 
 	t.Run("Kuma mesh and installed-mesh detection", func(t *testing.T) {
-		if !withKuma {
-			t.Skip("MESHGATE_CRDS_DIR does not hold kuma-2.14.3/ (the Kuma CRDs)")
+		if noKuma != "" {
+			t.Skip(noKuma)
 		}
 		found, err := InstalledMeshes(ctx, c)
 		if err != nil || len(found) != 1 || found[0] != cluster.MeshKuma {

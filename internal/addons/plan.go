@@ -27,6 +27,13 @@ type PlanRelease struct {
 	NotRendered string // why Rendered is empty
 }
 
+// PlanDefault is a chart default the scenarios rely on, and whether the
+// rendered chart shows it.
+type PlanDefault struct {
+	ChartDefault
+	Status string
+}
+
 // Plan is everything a run would install, with no cluster needed.
 type Plan struct {
 	Mesh       string
@@ -34,6 +41,7 @@ type Plan struct {
 	KindConfig string // YAML, kind provider only
 	NodeImage  string
 	Releases   []PlanRelease
+	Defaults   []PlanDefault
 	Images     []string
 	Manifests  []Manifest
 }
@@ -95,6 +103,7 @@ func MakePlan(ctx context.Context, m Matrix, o PlanOptions) (*Plan, error) {
 		}
 		p.Releases = append(p.Releases, pr)
 	}
+	p.Defaults = checkDefaults(o.Mesh, p.Releases)
 	crds, err := GatewayAPICRDs()
 	if err != nil {
 		return nil, err
@@ -114,6 +123,27 @@ func MakePlan(ctx context.Context, m Matrix, o PlanOptions) (*Plan, error) {
 	p.Manifests = append(p.Manifests, Manifest{Name: "Kong namespace", YAML: ns})
 	p.Manifests = append(p.Manifests, o.Extra...)
 	return p, nil
+}
+
+// checkDefaults looks for each chart default the mesh's scenarios rely on
+// in its rendered release.
+func checkDefaults(mesh string, rels []PlanRelease) []PlanDefault {
+	var out []PlanDefault
+	for _, d := range ChartDefaults(mesh) {
+		status := "not checked: the chart is not rendered"
+		for _, r := range rels {
+			if r.Key != d.Chart || r.Rendered == "" {
+				continue
+			}
+			if err := d.Check(r.Rendered); err != nil {
+				status = "MISSING from the rendered chart: " + err.Error()
+			} else {
+				status = "present in the rendered chart"
+			}
+		}
+		out = append(out, PlanDefault{ChartDefault: d, Status: status})
+	}
+	return out
 }
 
 // UpstreamImages are the images a topology pulls, mirror applied, sorted.
@@ -165,6 +195,13 @@ func (p *Plan) Write(w io.Writer, full bool) error {
 			fmt.Fprintf(&b, "\nrendered: %d objects (--full prints them)\n", strings.Count(r.Rendered, "\nkind: ")+boolInt(strings.HasPrefix(r.Rendered, "kind: ")))
 		default:
 			fmt.Fprintf(&b, "\nnot rendered: %s\n", r.NotRendered)
+		}
+		b.WriteString("\n")
+	}
+	if len(p.Defaults) > 0 {
+		b.WriteString("## Chart defaults the scenarios rely on (meshgate does not set them)\n\n")
+		for _, d := range p.Defaults {
+			fmt.Fprintf(&b, "- %s chart: %s.\n  source: %s\n  why: %s\n  %s\n", d.Chart, d.What, d.Source, d.Why, d.Status)
 		}
 		b.WriteString("\n")
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/meshgate/meshgate/internal/cluster"
+	"github.com/meshgate/meshgate/internal/kubetest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -81,5 +82,56 @@ func TestPlanFullPrintsRenderedCharts(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "## kind cluster") {
 		t.Error("existing-cluster plan prints a kind config")
+	}
+}
+
+// The chart defaults the plan names are really in the pinned upstream
+// charts as meshgate renders them, and a values override that removes one
+// shows up as missing.
+func TestPlanChartDefaultsInPinnedCharts(t *testing.T) {
+	pinned, skip, err := kubetest.ChartOverrides()
+	if skip != "" {
+		t.Skip(skip)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mesh    string
+		set     []string
+		missing string // What of the one default that must be missing, or ""
+	}{
+		{cluster.MeshKuma, nil, ""},
+		{cluster.MeshIstio, nil, ""},
+		{cluster.MeshKuma, []string{`charts.kong.values.gateway.podAnnotations.kuma\.io/gateway=null`}, "kuma.io/gateway: enabled"},
+	} {
+		t.Run(tc.mesh+strings.Join(tc.set, ","), func(t *testing.T) {
+			m, err := testMatrix(t).Set(append(pinned, tc.set...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := MakePlan(t.Context(), m, PlanOptions{Options: Options{Mesh: tc.mesh, Kind: true}, Provider: cluster.ProviderKind, Offline: true, CacheDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Defaults) == 0 {
+				t.Fatal("the plan names no chart defaults")
+			}
+			for _, d := range p.Defaults {
+				wantMissing := tc.missing != "" && strings.Contains(d.What, tc.missing)
+				if gotMissing := d.Status != "present in the rendered chart"; gotMissing != wantMissing {
+					t.Errorf("%s chart, %s: %s", d.Chart, d.What, d.Status)
+				}
+			}
+			var out bytes.Buffer
+			if err := p.Write(&out, false); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range p.Defaults {
+				if !strings.Contains(out.String(), d.What) || !strings.Contains(out.String(), "source: "+d.Source) {
+					t.Errorf("plan does not name %q with its source", d.What)
+				}
+			}
+		})
 	}
 }

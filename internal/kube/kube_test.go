@@ -416,16 +416,23 @@ func TestApplyRejectsBrokenManifests(t *testing.T) {
 // schema, naming the field. (Mesh's spec is schemaless in the CRD: only
 // Kuma's webhook validates it, so it cannot be checked here.)
 func TestApplyCRDsAndRejectInvalidEnum(t *testing.T) {
-	dir := os.Getenv(kubetest.CRDsDirEnv)
-	if dir == "" {
-		t.Skip(kubetest.CRDsDirEnv + " is unset: point it at the folder holding kuma-" + kubetest.KumaVersion + "/")
+	dirs, skip, err := kubetest.Kuma().Resolve()
+	if skip != "" {
+		t.Skip(skip)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(dirs[0], "*kuma.io_meshtrafficpermissions.yaml"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("the Kuma CRDs in %s hold %v MeshTrafficPermission CRDs (%v), want one", dirs[0], files, err)
 	}
 	env := shared.Env(t)
 	ns := env.Namespace(t, "kuma")
 	ctx := t.Context()
 	c := newClient(t, env, "run-kuma")
 
-	crd := readObject(t, filepath.Join(dir, "kuma-"+kubetest.KumaVersion, "kuma.io_meshtrafficpermissions.yaml"))
+	crd := readObject(t, files[0])
 	mtp := func(name, action string) *unstructured.Unstructured {
 		return fixtures.Unstructured("kuma.io/v1alpha1", "MeshTrafficPermission", ns, name, map[string]any{
 			"targetRef": map[string]any{"kind": "Mesh"},

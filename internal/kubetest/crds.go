@@ -19,7 +19,8 @@ type CRDSource struct {
 
 // CRDsDirEnv names the folder holding the Kuma and Kong CRDs (the same files
 // their pinned charts install): kuma-2.14.3/*.yaml and
-// kong-chart-3.4.1/custom-resource-definitions.yaml.
+// kong-chart-3.4.1/custom-resource-definitions.yaml. ChartsDirEnv, when set,
+// wins: the CRDs then come from the charts' own crds/ folders.
 const CRDsDirEnv = "MESHGATE_CRDS_DIR"
 
 // Versions of the CRD sources read from a folder or the module cache.
@@ -59,23 +60,43 @@ func Istio() CRDSource {
 	}}
 }
 
-// Kuma is the Kuma CRDs from $MESHGATE_CRDS_DIR/kuma-<KumaVersion>/.
+// Kuma is the Kuma CRDs: the crds/ folder of the pinned chart in
+// $MESHGATE_CHARTS_DIR, or else $MESHGATE_CRDS_DIR/kuma-<KumaVersion>/.
 func Kuma() CRDSource {
-	return fromCRDsDir("kuma "+KumaVersion, "kuma-"+KumaVersion)
+	return fromChartOrCRDsDir("kuma "+KumaVersion, KumaChartFile, "kuma-"+KumaVersion)
 }
 
-// Kong is the Kong chart's CRDs from
+// Kong is the Kong CRDs: the crds/ folder of the kong subchart of the pinned
+// ingress chart in $MESHGATE_CHARTS_DIR (kong chart KongSubchartVersion, the
+// one a run installs), or else
 // $MESHGATE_CRDS_DIR/kong-chart-<KongChartVersion>/custom-resource-definitions.yaml.
 func Kong() CRDSource {
-	return fromCRDsDir("kong chart "+KongChartVersion, filepath.Join("kong-chart-"+KongChartVersion, "custom-resource-definitions.yaml"))
+	name := "kong chart " + KongChartVersion
+	if os.Getenv(ChartsDirEnv) != "" {
+		name = "kong chart " + KongSubchartVersion
+	}
+	return fromChartOrCRDsDir(name, KongChartFile, filepath.Join("kong-chart-"+KongChartVersion, "custom-resource-definitions.yaml"))
 }
 
-func fromCRDsDir(name, rel string) CRDSource {
+// fromChartOrCRDsDir reads the CRDs from the chart file in
+// $MESHGATE_CHARTS_DIR when that is set, else from rel in $MESHGATE_CRDS_DIR.
+func fromChartOrCRDsDir(name, chartFile, rel string) CRDSource {
 	return CRDSource{Name: name, Resolve: func() ([]string, string, error) {
+		if os.Getenv(ChartsDirEnv) != "" {
+			tgz, _, err := ChartPath(chartFile)
+			if err != nil {
+				return nil, "", err
+			}
+			dir, err := chartCRDs(tgz)
+			if err != nil {
+				return nil, "", err
+			}
+			return []string{dir}, "", nil
+		}
 		dir := os.Getenv(CRDsDirEnv)
 		if dir == "" {
-			return nil, CRDsDirEnv + " is unset: point it at a folder holding " + rel +
-				" (the crds/ of the pinned chart)", nil
+			return nil, ChartsDirEnv + " and " + CRDsDirEnv + " are unset: point " + ChartsDirEnv + " at a folder holding " + chartFile +
+				" or " + CRDsDirEnv + " at one holding " + rel + " (the crds/ of the pinned chart)", nil
 		}
 		return existing(filepath.Join(dir, rel))
 	}}

@@ -25,11 +25,12 @@ func TestCRDSourceSkipReasons(t *testing.T) {
 		src  CRDSource
 		want []string
 	}{
-		{Kuma(), []string{CRDsDirEnv + " is unset", "kuma-" + KumaVersion}},
-		{Kong(), []string{CRDsDirEnv + " is unset", "kong-chart-" + KongChartVersion}},
+		{Kuma(), []string{ChartsDirEnv + " and " + CRDsDirEnv + " are unset", KumaChartFile, "kuma-" + KumaVersion}},
+		{Kong(), []string{ChartsDirEnv + " and " + CRDsDirEnv + " are unset", KongChartFile, "kong-chart-" + KongChartVersion}},
 	} {
 		t.Run(tc.src.Name, func(t *testing.T) {
 			t.Setenv(CRDsDirEnv, "")
+			t.Setenv(ChartsDirEnv, "")
 			_, skip, err := tc.src.Resolve()
 			if err != nil {
 				t.Fatal(err)
@@ -53,6 +54,7 @@ func TestBrokenAssetsFolderIsAnError(t *testing.T) {
 }
 
 func TestMissingCRDFileIsAnError(t *testing.T) {
+	t.Setenv(ChartsDirEnv, "")
 	t.Setenv(CRDsDirEnv, t.TempDir())
 	_, skip, err := Kong().Resolve()
 	if skip != "" || err == nil || !strings.Contains(err.Error(), "custom-resource-definitions.yaml") {
@@ -102,5 +104,13 @@ func TestAllCRDSourcesInstall(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestChartsDirWithoutTheChartIsAnError(t *testing.T) {
+	t.Setenv(ChartsDirEnv, t.TempDir())
+	_, skip, err := Kuma().Resolve()
+	if skip != "" || err == nil || !strings.Contains(err.Error(), KumaChartFile) || !strings.Contains(err.Error(), ChartsDirEnv) {
+		t.Errorf("skip %q, err %v; want an error naming %s and %s", skip, err, ChartsDirEnv, KumaChartFile)
 	}
 }
