@@ -81,7 +81,7 @@ func Rules() []Rule {
 		rulePodIP(), ruleAutoAnnotation(), ruleBridgeName(), ruleBridgeTarget(), ruleBridgePort(),
 		ruleKumaGatewayAnnotation(), ruleIstioGatewayInjection(), ruleKumaNoPermission(),
 		ruleTokenOptional(), ruleJWTMismatch(), ruleDestinationRuleTLS(), rulePermissive(),
-		ruleDoubleRetries(), ruleTimeoutBudget(), ruleHostHeader(),
+		ruleDoubleRetries(), ruleTimeoutBudget(), ruleHostHeader(), ruleKongCredType(),
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
 	return rules

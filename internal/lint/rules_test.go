@@ -126,6 +126,7 @@ func TestRules(t *testing.T) {
 		{"KongClusterPlugin", with(istioFixed, "ra-echo.yaml", "kong-jwt-cluster-plugin.yaml"), "MG010", 1, SeverityError, []string{"KongClusterPlugin/jwt-auth"}},
 		{"audience differs", with(istioFixed, "ra-echo.yaml", "kong-oidc-aud-mismatch.yaml"), "MG010", 1, SeverityError, []string{"audience"}},
 		{"near miss: same issuer", with(istioFixed, "ra-echo.yaml", "kong-jwt-same-issuer.yaml"), "MG010", 0, "", nil},
+		{"near miss: issuer only in a kongCredType Secret (KIC ignores it)", with(istioStrict, "service-upstream.yaml", "ra-echo.yaml", "kong-jwt-credtype.yaml"), "MG010", 0, "", nil},
 		{"near miss: same audience", with(istioFixed, "ra-echo.yaml", "kong-oidc-aud-match.yaml"), "MG010", 0, "", nil},
 
 		{"DestinationRule DISABLE", with(istioStrict, "dr-disable.yaml"), "MG011", 1, SeverityError, []string{"DestinationRule/shop/echo", "plaintext", "ISTIO_MUTUAL"}},
@@ -167,6 +168,10 @@ func TestRules(t *testing.T) {
 		{"near miss: preserve-host false", with(istioStrict, "kong-ingress-no-preserve-host.yaml", "service-upstream-no-host.yaml"), "MG015", 0, "", nil},
 		{"near miss: Kong outside Istio (MG007's)", with(istioStrict, "kong-ingress.yaml", "service-upstream-no-host.yaml", "kong-istio-uninjected.yaml"), "MG015", 0, "", nil},
 		{"near miss: Kuma backend", with(kumaStrict, "podip-kuma-service-upstream.yaml"), "MG015", 0, "", nil},
+
+		{"credential typed by kongCredType", []string{"kong-jwt-credtype.yaml"}, "MG016", 1, SeverityError,
+			[]string{"Secret/shop/bob-jwt", "KongConsumer/shop/bob", "removed in 3.2.0", "label it konghq.com/credential: jwt"}},
+		{"near miss: labelled, kongCredType left behind", []string{"kong-jwt-credtype-labelled.yaml"}, "MG016", 0, "", nil},
 	}
 	covered := map[string][2]bool{}
 	for _, tc := range tests {
