@@ -116,17 +116,18 @@ func (r *istioRun) podIP() Scenario {
 		}, {
 			Kind: PhaseReproduce,
 			Name: "measure: Pod IPs with Host set to the Service's name",
-			Description: "KIC preserves the client's Host by default and the sidecar routes HTTP by Host; with konghq.com/host-header " +
-				"the sidecar may pick the Service's cluster (mTLS) even though Kong dialled a Pod IP",
+			Description: "KIC gives the route preserve_host=true, so Kong forwards the client's Host and ignores konghq.com/host-header; " +
+				"with host-header on the Service and konghq.com/preserve-host: \"false\" on the HTTPRoute Kong sends the Service's name, and " +
+				"the sidecar, which routes HTTP by Host, may pick the Service's cluster (mTLS) even though Kong dialled a Pod IP",
 			Apply: r.set(istiofx.VariantPodIPHost),
 			Probes: []Probe{
 				kongTargetsProbe(r.opts, true),
-				kongHostHeaderProbe(r.opts, r.opts.ServiceHost()),
+				kongHostProbe(r.opts, r.opts.ServiceHost()),
 				meshTrafficProbe(r.opts, "kong-to-order-service"),
 			},
 			Expect: []Expectation{
 				targetsArePodIPs(true),
-				hostHeaderIs(r.opts.ServiceHost()),
+				kongSendsHost(r.opts.ServiceHost()),
 				noPlaintextAtBackend(),
 				podIPOutcomeCoherent(r.opts.Port),
 				hostRoutingFinding(),
@@ -148,15 +149,15 @@ func (r *istioRun) serviceUpstream() Scenario {
 		Phases: []Phase{
 			{
 				Kind:  PhaseFix,
-				Name:  "fix: annotate order-service with service-upstream",
+				Name:  "fix: order-service service-upstream and host-header, the HTTPRoute preserve-host \"false\"",
 				Apply: r.set(istiofx.VariantServiceUpstream),
 				Probes: []Probe{
 					r.buildProbe(),
 					removeJWTPolicies(r.opts),
 					kongTargetsProbe(r.opts, false),
-					kongHostHeaderProbe(r.opts, r.opts.ServiceHost()),
+					kongHostProbe(r.opts, r.opts.ServiceHost()),
 				},
-				Expect: []Expectation{targetsArePodIPs(false), serviceUpstreamAnnotated(r.opts, true), hostHeaderIs(r.opts.ServiceHost())},
+				Expect: []Expectation{targetsArePodIPs(false), serviceUpstreamAnnotated(r.opts, true), kongSendsHost(r.opts.ServiceHost())},
 			},
 			{
 				Kind:        PhaseVerify,
@@ -166,6 +167,7 @@ func (r *istioRun) serviceUpstream() Scenario {
 				Expect: []Expectation{
 					targetsArePodIPs(false),
 					allOK("kong-to-order-service"),
+					backendHostIs(r.opts.ServiceHost()),
 					xfccIsExactly("kong-to-order-service", kong),
 					mutualTLSCounted(),
 					noPlaintextAtBackend(),
