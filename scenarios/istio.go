@@ -233,9 +233,18 @@ func (r *istioRun) jwtClaims() Scenario {
 			phase("requestauthentication only: a token-less request passes the mesh", istiofx.VariantRequestAuthOnly, PolicyRequestAuthOnly,
 				removeObjects(istiofx.AuthorizationPolicy(r.opts))),
 			phase("jwt-claims: inline JWKS", istiofx.VariantJWTClaims, PolicyClaims),
-			phase("jwt-claims: JWKS from an in-cluster jwksUri", istiofx.VariantJWTClaimsURI, PolicyClaims),
+			r.jwksURIPhase(phase("jwt-claims: JWKS from an in-cluster jwksUri", istiofx.VariantJWTClaimsURI, PolicyClaims)),
 		},
 	}
+}
+
+// jwksURIPhase first deletes the inline configuration and waits to see it
+// gone (dropInlineJWT): the jwksUri rows then cannot be answered by it.
+func (r *istioRun) jwksURIPhase(p Phase) Phase {
+	p.Before = []Probe{r.buildProbe(), r.dropInlineJWT()}
+	p.Expect = append([]Expectation{inlineJWTGone()}, p.Expect...)
+	p.Description += "; the inline-JWKS policy is deleted and seen gone first, so the rows judge the jwksUri one"
+	return p
 }
 
 // --- probes ----------------------------------------------------------------

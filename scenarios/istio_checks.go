@@ -424,6 +424,99 @@ func (r *istioRun) callJWT(ctx context.Context, rt *Runtime, url string, req JWT
 	return o
 }
 
+// DetailJWTSwitch holds what the sidecar answered once the inline
+// RequestAuthentication and AuthorizationPolicy were deleted.
+const DetailJWTSwitch = "jwtInlineGone"
+
+// dropInlineJWT deletes the inline-JWKS RequestAuthentication and the
+// AuthorizationPolicy, then waits until order-service's sidecar answers as
+// one without them, three times in a row (or Converge passes), and records
+// the last answers. The jwksUri variant is signed by the same key, and istiod
+// inlines the keys it fetches from jwksUri into the sidecar's config
+// (PILOT_JWT_ENABLE_REMOTE_JWKS defaults to istiod: istio/istio 1.31
+// pilot/pkg/features/pilot.go, security/authn/policy_applier.go
+// BuildLocalJwks), so neither the answers nor the config dump can tell the
+// two apart: only an observed gap between them proves the switch.
+func (r *istioRun) dropInlineJWT() Probe {
+	drop := removeJWTPolicies(r.opts)
+	return Probe{Name: "inline RequestAuthentication and AuthorizationPolicy deleted and gone from the sidecar", Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
+		if err := drop.Run(ctx, rt, ev); err != nil {
+			return err
+		}
+		url := strings.TrimRight(rt.Kong.ProxyURL, "/") + r.opts.RoutePath
+		deadline, streak := time.Now().Add(rt.Timeouts.Converge), 0
+		var last []JWTObservation
+		for streak < 3 {
+			last = last[:0]
+			for _, row := range noPolicyRows() {
+				req, err := NewJWTRequest(r.issuer, row, time.Now())
+				if err != nil {
+					return err
+				}
+				last = append(last, r.callJWT(ctx, rt, url, req))
+			}
+			if noJWTPolicy(last) == nil {
+				streak++
+			} else {
+				streak = 0
+			}
+			if streak < 3 && time.Now().After(deadline) {
+				ev.Note(fmt.Sprintf("the sidecar still enforced a JWT policy %s after the deletion; judging the last answers", rt.Timeouts.Converge))
+				break
+			}
+			if err := sleep(ctx, rt.Timeouts.Poll); err != nil {
+				return err
+			}
+		}
+		return ev.SetDetail(DetailJWTSwitch, last)
+	}}
+}
+
+// noPolicyRows are the requests that tell a sidecar without policies from
+// one with them: a valid token and no token.
+func noPolicyRows() []JWTRow {
+	var out []JWTRow
+	for _, row := range JWTRows(PolicyClaims) {
+		if !row.Forged && (row.Token == probe.TokenValid || row.Token == probe.TokenNone) {
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// noJWTPolicy reports an answer only a JWT policy gives: without an
+// AuthorizationPolicy the backend answers every request (no RBAC 403), and
+// without a RequestAuthentication no x-jwt-payload reaches it (nothing
+// verified the token).
+func noJWTPolicy(obs []JWTObservation) error {
+	if len(obs) == 0 {
+		return fmt.Errorf("no request was sent after the deletion")
+	}
+	for _, o := range obs {
+		switch {
+		case o.Error != "":
+			return fmt.Errorf("row %q after the deletion: %s", o.Row, o.Error)
+		case o.Layer != LayerBackend:
+			return fmt.Errorf("row %q after the deletion: %d from %q (body %q), so a policy still answers", o.Row, o.Status, o.Layer, o.Body)
+		case len(o.Received) > 0:
+			return fmt.Errorf("row %q after the deletion: the backend still received x-jwt-payload, so a RequestAuthentication still verifies tokens", o.Row)
+		}
+	}
+	return nil
+}
+
+// inlineJWTGone is the precondition of the jwksUri phase: its rows prove
+// nothing unless the inline configuration was seen gone first.
+func inlineJWTGone() Expectation {
+	return Expectation{Name: "the inline-JWKS policy was gone from the sidecar before the jwksUri one was applied", Kind: Precondition, Check: func(ev *Evidence) error {
+		obs, err := detail[[]JWTObservation](ev, DetailJWTSwitch)
+		if err != nil {
+			return err
+		}
+		return noJWTPolicy(obs)
+	}}
+}
+
 func jwtRowHolds(row JWTRow) Expectation {
 	return Expectation{Name: "row: " + row.Name, Kind: Claim, Check: func(ev *Evidence) error {
 		obs, err := detail[[]JWTObservation](ev, DetailJWTRows)
