@@ -276,8 +276,9 @@ func ruleKongCredType() Rule {
 		Title: "Kong credential Secret typed by kongCredType, which KIC 3.2 and later ignore",
 		Help: "KIC stopped reading the kongCredType field in 3.2.0: such a Secret gives its KongConsumer no credential, so Kong " +
 			"refuses the consumer's tokens or keys. The konghq.com/credential label replaces it.",
-		Fact:  factKongCredType,
-		check: checkKongCredType,
+		Fact:     factKongCredType,
+		FileOnly: true,
+		check:    checkKongCredType,
 	}
 }
 
