@@ -445,9 +445,8 @@ func (r *istioRun) dropInlineJWT() Probe {
 		}
 		url := strings.TrimRight(rt.Kong.ProxyURL, "/") + r.opts.RoutePath
 		deadline, streak := time.Now().Add(rt.Timeouts.Converge), 0
-		var last []JWTObservation
-		for streak < 3 {
-			last = last[:0]
+		for {
+			var last []JWTObservation
 			for _, row := range noPolicyRows() {
 				req, err := NewJWTRequest(r.issuer, row, time.Now())
 				if err != nil {
@@ -460,15 +459,16 @@ func (r *istioRun) dropInlineJWT() Probe {
 			} else {
 				streak = 0
 			}
-			if streak < 3 && time.Now().After(deadline) {
-				ev.Note(fmt.Sprintf("the sidecar still enforced a JWT policy %s after the deletion; judging the last answers", rt.Timeouts.Converge))
-				break
+			if streak == 3 || time.Now().After(deadline) {
+				if streak < 3 {
+					ev.Note(fmt.Sprintf("the sidecar still enforced a JWT policy %s after the deletion; judging the last answers", rt.Timeouts.Converge))
+				}
+				return ev.SetDetail(DetailJWTSwitch, last)
 			}
 			if err := sleep(ctx, rt.Timeouts.Poll); err != nil {
 				return err
 			}
 		}
-		return ev.SetDetail(DetailJWTSwitch, last)
 	}}
 }
 
@@ -662,7 +662,8 @@ func readKongHost(ctx context.Context, rt *Runtime, o istiofx.Options) (KongHost
 	if err := adminJSON(ctx, rt, "/routes", &routes); err != nil {
 		return cfg, err
 	}
-	// KIC names HTTPRoute routes httproute.<namespace>.<name>.<rule>.<match>.
+	// KIC names HTTPRoute routes httproute.<namespace>.<name>.<rule>.<match>
+	// (KIC v3.5.13 subtranslator/httproute.go translateToKongRouteName).
 	for _, r := range routes.Data {
 		if strings.Contains(r.Name, o.Namespace+"."+o.Backend+".") {
 			cfg.Routes[r.Name] = r.PreserveHost

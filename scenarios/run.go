@@ -9,9 +9,10 @@ import (
 )
 
 // RunPhase runs the phase's Before probes, applies its manifests, runs its
-// probes, then judges every expectation. Preconditions are judged first: if one fails, claims are
-// skipped with that reason and the phase fails (nothing may be claimed on a
-// setup that does not show what it should). Findings never fail a phase.
+// probes, then judges every expectation. Preconditions are judged first: if
+// one fails, claims are skipped with that reason and the phase fails (nothing
+// may be claimed on a setup that does not show what it should). Findings
+// never fail a phase.
 func RunPhase(ctx context.Context, rt *Runtime, p Phase) PhaseResult {
 	res := PhaseResult{Kind: p.Kind, Name: p.Name, Started: time.Now().UTC()}
 	defer func() { res.Finished = time.Now().UTC() }()
