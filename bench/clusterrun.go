@@ -23,6 +23,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/meshgate/meshgate/fixtures"
+	"github.com/meshgate/meshgate/fixtures/kong"
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/kube"
 )
@@ -30,8 +31,10 @@ import (
 // BackendObjects are the bench's own objects besides the loadgen pods: the
 // two namespaces, the echo backend (same image) in each, and Kong routes to
 // both. On Kuma the meshed route goes through the ExternalName bridge to the
-// mesh hostname; on Istio the meshed Service carries service-upstream. A Kong
-// outside the mesh for mode kong is not installed here (ClusterOptions.KongPlainURL).
+// mesh hostname; on Istio the meshed Service carries service-upstream and
+// host-header, and its route preserve-host "false", so Kong's sidecar sees the
+// Service's name as Host (kong.SendsHost). A Kong outside the mesh for mode
+// kong is not installed here (ClusterOptions.KongPlainURL).
 func (p ClusterPlan) BackendObjects() []any {
 	o := p.Options
 	plainNS := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
@@ -63,10 +66,13 @@ func (p ClusterPlan) BackendObjects() []any {
 	if o.Mesh == cluster.MeshKuma {
 		meshPort = 80 // the mesh VIP listens on 80 (FACTS: serviceVipPort)
 	}
-	objs = append(objs,
-		p.ingress(o.Namespace, "bench-plain", "/bench/plain", o.EchoName, int32(o.EchoPort)),
-		p.ingress(o.MeshNamespace, "bench-mesh", "/bench/mesh", meshBackend, meshPort))
-	return objs
+	meshRoute := p.ingress(o.MeshNamespace, "bench-mesh", "/bench/mesh", meshBackend, meshPort)
+	if o.Mesh == cluster.MeshIstio {
+		// KIC routes preserve the client's Host unless told not to, and Kong
+		// sends the Service's host-header only then.
+		meshRoute.Annotations[kong.PreserveHostAnnotation] = "false"
+	}
+	return append(objs, p.ingress(o.Namespace, "bench-plain", "/bench/plain", o.EchoName, int32(o.EchoPort)), meshRoute)
 }
 
 func (p ClusterPlan) echo(ns string) (*appsv1.Deployment, *corev1.Service) {
@@ -94,7 +100,8 @@ func (p ClusterPlan) echo(ns string) (*appsv1.Deployment, *corev1.Service) {
 		Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{
 			Name: "http", Port: int32(o.EchoPort), TargetPort: intstr.FromInt(o.EchoPort), AppProtocol: ptr.To("http")}}}}
 	if ns == o.MeshNamespace && o.Mesh == cluster.MeshIstio {
-		svc.Annotations = map[string]string{"ingress.kubernetes.io/service-upstream": "true"}
+		svc.Annotations = map[string]string{kong.ServiceUpstreamAnnotation: "true",
+			kong.HostHeaderAnnotation: fmt.Sprintf("%s.%s.svc.cluster.local", o.EchoName, ns)}
 	}
 	return dep, svc
 }

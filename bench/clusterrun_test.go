@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/meshgate/meshgate/fixtures/kong"
 	"github.com/meshgate/meshgate/internal/cluster"
 )
 
@@ -21,14 +23,18 @@ func TestBackendObjectsPerMesh(t *testing.T) {
 		meshBackend   string
 		meshPort      int32
 		upstreamAnnot bool
+		// meshHost is the Host Kong sends on the meshed route (port aside),
+		// as KIC and Kong build it; "" when the mesh does not route by it.
+		meshHost string
 	}{
-		{cluster.MeshKuma, "kuma.io/sidecar-injection", "echo-bench-bridge", 80, false},
-		{cluster.MeshIstio, "istio-injection", "echo-bench", 8080, true},
+		{cluster.MeshKuma, "kuma.io/sidecar-injection", "echo-bench-bridge", 80, false, ""},
+		{cluster.MeshIstio, "istio-injection", "echo-bench", 8080, true, "echo-bench.meshgate-bench-mesh.svc.cluster.local"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mesh, func(t *testing.T) {
 			p, _ := NewClusterPlan(ClusterOptions{Mesh: tt.mesh})
 			var deps, ingresses int
+			var meshSvc, meshRoute map[string]string
 			for _, obj := range p.BackendObjects() {
 				switch v := obj.(type) {
 				case *corev1.Namespace:
@@ -45,19 +51,31 @@ func TestBackendObjectsPerMesh(t *testing.T) {
 					if v.Spec.Type == corev1.ServiceTypeExternalName && v.Spec.ExternalName != "echo-bench.meshgate-bench-mesh.svc.80.mesh" {
 						t.Errorf("bridge points at %s", v.Spec.ExternalName)
 					}
-					if v.Namespace == p.Options.MeshNamespace && v.Name == "echo-bench" && tt.upstreamAnnot != (v.Annotations["ingress.kubernetes.io/service-upstream"] == "true") {
-						t.Errorf("meshed echo Service annotations %v", v.Annotations)
+					if v.Namespace == p.Options.MeshNamespace && v.Name == "echo-bench" {
+						meshSvc = v.Annotations
+						if tt.upstreamAnnot != (v.Annotations["ingress.kubernetes.io/service-upstream"] == "true") {
+							t.Errorf("meshed echo Service annotations %v", v.Annotations)
+						}
 					}
 				case *networkingv1.Ingress:
 					ingresses++
 					b := v.Spec.Rules[0].HTTP.Paths[0].Backend.Service
-					if v.Namespace == p.Options.MeshNamespace && (b.Name != tt.meshBackend || b.Port.Number != tt.meshPort) {
-						t.Errorf("meshed route goes to %s:%d, want %s:%d", b.Name, b.Port.Number, tt.meshBackend, tt.meshPort)
+					if v.Namespace == p.Options.MeshNamespace {
+						meshRoute = v.Annotations
+						if b.Name != tt.meshBackend || b.Port.Number != tt.meshPort {
+							t.Errorf("meshed route goes to %s:%d, want %s:%d", b.Name, b.Port.Number, tt.meshBackend, tt.meshPort)
+						}
 					}
 				}
 			}
 			if deps != 2 || ingresses != 2 {
 				t.Errorf("%d echo Deployments and %d routes, want 2 and 2", deps, ingresses)
+			}
+			if tt.meshHost != "" {
+				sent := kong.SendsHost(meshRoute, meshSvc, "kong-gateway-proxy.kong.svc.cluster.local", "echo-bench.meshgate-bench-mesh.svc:8080")
+				if h, _, _ := strings.Cut(sent, ":"); h != tt.meshHost {
+					t.Errorf("Kong sends Host %q on the meshed route (route %v, Service %v), want %s", sent, meshRoute, meshSvc, tt.meshHost)
+				}
 			}
 		})
 	}

@@ -116,17 +116,18 @@ func (r *istioRun) podIP() Scenario {
 		}, {
 			Kind: PhaseReproduce,
 			Name: "measure: Pod IPs with Host set to the Service's name",
-			Description: "KIC preserves the client's Host by default and the sidecar routes HTTP by Host; with konghq.com/host-header " +
-				"the sidecar may pick the Service's cluster (mTLS) even though Kong dialled a Pod IP",
+			Description: "KIC gives the route preserve_host=true, so Kong forwards the client's Host and ignores konghq.com/host-header; " +
+				"with host-header on the Service and konghq.com/preserve-host: \"false\" on the HTTPRoute Kong sends the Service's name, and " +
+				"the sidecar, which routes HTTP by Host, may pick the Service's cluster (mTLS) even though Kong dialled a Pod IP",
 			Apply: r.set(istiofx.VariantPodIPHost),
 			Probes: []Probe{
 				kongTargetsProbe(r.opts, true),
-				kongHostHeaderProbe(r.opts, r.opts.ServiceHost()),
+				kongHostProbe(r.opts, r.opts.ServiceHost()),
 				meshTrafficProbe(r.opts, "kong-to-order-service"),
 			},
 			Expect: []Expectation{
 				targetsArePodIPs(true),
-				hostHeaderIs(r.opts.ServiceHost()),
+				kongSendsHost(r.opts.ServiceHost()),
 				noPlaintextAtBackend(),
 				podIPOutcomeCoherent(r.opts.Port),
 				hostRoutingFinding(),
@@ -148,15 +149,15 @@ func (r *istioRun) serviceUpstream() Scenario {
 		Phases: []Phase{
 			{
 				Kind:  PhaseFix,
-				Name:  "fix: annotate order-service with service-upstream",
+				Name:  "fix: order-service service-upstream and host-header, the HTTPRoute preserve-host \"false\"",
 				Apply: r.set(istiofx.VariantServiceUpstream),
 				Probes: []Probe{
 					r.buildProbe(),
 					removeJWTPolicies(r.opts),
 					kongTargetsProbe(r.opts, false),
-					kongHostHeaderProbe(r.opts, r.opts.ServiceHost()),
+					kongHostProbe(r.opts, r.opts.ServiceHost()),
 				},
-				Expect: []Expectation{targetsArePodIPs(false), serviceUpstreamAnnotated(r.opts, true), hostHeaderIs(r.opts.ServiceHost())},
+				Expect: []Expectation{targetsArePodIPs(false), serviceUpstreamAnnotated(r.opts, true), kongSendsHost(r.opts.ServiceHost())},
 			},
 			{
 				Kind:        PhaseVerify,
@@ -166,6 +167,7 @@ func (r *istioRun) serviceUpstream() Scenario {
 				Expect: []Expectation{
 					targetsArePodIPs(false),
 					allOK("kong-to-order-service"),
+					backendHostIs(r.opts.ServiceHost()),
 					xfccIsExactly("kong-to-order-service", kong),
 					mutualTLSCounted(),
 					noPlaintextAtBackend(),
@@ -231,9 +233,18 @@ func (r *istioRun) jwtClaims() Scenario {
 			phase("requestauthentication only: a token-less request passes the mesh", istiofx.VariantRequestAuthOnly, PolicyRequestAuthOnly,
 				removeObjects(istiofx.AuthorizationPolicy(r.opts))),
 			phase("jwt-claims: inline JWKS", istiofx.VariantJWTClaims, PolicyClaims),
-			phase("jwt-claims: JWKS from an in-cluster jwksUri", istiofx.VariantJWTClaimsURI, PolicyClaims),
+			r.jwksURIPhase(phase("jwt-claims: JWKS from an in-cluster jwksUri", istiofx.VariantJWTClaimsURI, PolicyClaims)),
 		},
 	}
+}
+
+// jwksURIPhase first deletes the inline configuration and waits to see it
+// gone (dropInlineJWT): the jwksUri rows then cannot be answered by it.
+func (r *istioRun) jwksURIPhase(p Phase) Phase {
+	p.Before = []Probe{r.buildProbe(), r.dropInlineJWT()}
+	p.Expect = append([]Expectation{inlineJWTGone()}, p.Expect...)
+	p.Description += "; the inline-JWKS policy is deleted and seen gone first, so the rows judge the jwksUri one"
+	return p
 }
 
 // --- probes ----------------------------------------------------------------

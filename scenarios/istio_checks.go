@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"sort"
@@ -254,7 +255,7 @@ func podIPFinding() Expectation {
 		if rep.Fraction(probe.OutcomeOK) == 1 {
 			return fmt.Errorf("%s: Istio carried Pod-IP traffic over mTLS, unlike its Third Party Load Balancers page (\"breaking mTLS\")", rep.Summary())
 		}
-		return fmt.Errorf("%s: as Istio documents, Pod-IP traffic with a Host the sidecar does not know goes out through PassthroughCluster in plaintext and STRICT refuses it; annotate the Service with service-upstream and konghq.com/host-header", rep.Summary())
+		return fmt.Errorf("%s: as Istio documents, Pod-IP traffic with a Host the sidecar does not know goes out through PassthroughCluster in plaintext and STRICT refuses it; annotate the Service with service-upstream and konghq.com/host-header, and the HTTPRoute with konghq.com/preserve-host: \"false\" (KIC preserves the client's Host otherwise)", rep.Summary())
 	}}
 }
 
@@ -423,6 +424,99 @@ func (r *istioRun) callJWT(ctx context.Context, rt *Runtime, url string, req JWT
 	return o
 }
 
+// DetailJWTSwitch holds what the sidecar answered once the inline
+// RequestAuthentication and AuthorizationPolicy were deleted.
+const DetailJWTSwitch = "jwtInlineGone"
+
+// dropInlineJWT deletes the inline-JWKS RequestAuthentication and the
+// AuthorizationPolicy, then waits until order-service's sidecar answers as
+// one without them, three times in a row (or Converge passes), and records
+// the last answers. The jwksUri variant is signed by the same key, and istiod
+// inlines the keys it fetches from jwksUri into the sidecar's config
+// (PILOT_JWT_ENABLE_REMOTE_JWKS defaults to istiod: istio/istio 1.31
+// pilot/pkg/features/pilot.go, security/authn/policy_applier.go
+// BuildLocalJwks), so neither the answers nor the config dump can tell the
+// two apart: only an observed gap between them proves the switch.
+func (r *istioRun) dropInlineJWT() Probe {
+	drop := removeJWTPolicies(r.opts)
+	return Probe{Name: "inline RequestAuthentication and AuthorizationPolicy deleted and gone from the sidecar", Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
+		if err := drop.Run(ctx, rt, ev); err != nil {
+			return err
+		}
+		url := strings.TrimRight(rt.Kong.ProxyURL, "/") + r.opts.RoutePath
+		deadline, streak := time.Now().Add(rt.Timeouts.Converge), 0
+		for {
+			var last []JWTObservation
+			for _, row := range noPolicyRows() {
+				req, err := NewJWTRequest(r.issuer, row, time.Now())
+				if err != nil {
+					return err
+				}
+				last = append(last, r.callJWT(ctx, rt, url, req))
+			}
+			if noJWTPolicy(last) == nil {
+				streak++
+			} else {
+				streak = 0
+			}
+			if streak == 3 || time.Now().After(deadline) {
+				if streak < 3 {
+					ev.Note(fmt.Sprintf("the sidecar still enforced a JWT policy %s after the deletion; judging the last answers", rt.Timeouts.Converge))
+				}
+				return ev.SetDetail(DetailJWTSwitch, last)
+			}
+			if err := sleep(ctx, rt.Timeouts.Poll); err != nil {
+				return err
+			}
+		}
+	}}
+}
+
+// noPolicyRows are the requests that tell a sidecar without policies from
+// one with them: a valid token and no token.
+func noPolicyRows() []JWTRow {
+	var out []JWTRow
+	for _, row := range JWTRows(PolicyClaims) {
+		if !row.Forged && (row.Token == probe.TokenValid || row.Token == probe.TokenNone) {
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// noJWTPolicy reports an answer only a JWT policy gives: without an
+// AuthorizationPolicy the backend answers every request (no RBAC 403), and
+// without a RequestAuthentication no x-jwt-payload reaches it (nothing
+// verified the token).
+func noJWTPolicy(obs []JWTObservation) error {
+	if len(obs) == 0 {
+		return fmt.Errorf("no request was sent after the deletion")
+	}
+	for _, o := range obs {
+		switch {
+		case o.Error != "":
+			return fmt.Errorf("row %q after the deletion: %s", o.Row, o.Error)
+		case o.Layer != LayerBackend:
+			return fmt.Errorf("row %q after the deletion: %d from %q (body %q), so a policy still answers", o.Row, o.Status, o.Layer, o.Body)
+		case len(o.Received) > 0:
+			return fmt.Errorf("row %q after the deletion: the backend still received x-jwt-payload, so a RequestAuthentication still verifies tokens", o.Row)
+		}
+	}
+	return nil
+}
+
+// inlineJWTGone is the precondition of the jwksUri phase: its rows prove
+// nothing unless the inline configuration was seen gone first.
+func inlineJWTGone() Expectation {
+	return Expectation{Name: "the inline-JWKS policy was gone from the sidecar before the jwksUri one was applied", Kind: Precondition, Check: func(ev *Evidence) error {
+		obs, err := detail[[]JWTObservation](ev, DetailJWTSwitch)
+		if err != nil {
+			return err
+		}
+		return noJWTPolicy(obs)
+	}}
+}
+
 func jwtRowHolds(row JWTRow) Expectation {
 	return Expectation{Name: "row: " + row.Name, Kind: Claim, Check: func(ev *Evidence) error {
 		obs, err := detail[[]JWTObservation](ev, DetailJWTRows)
@@ -496,37 +590,59 @@ func seedMiddlewareFinding() Expectation {
 	}}
 }
 
-// DetailKongHostHeader is the host_header of Kong's order-service upstream.
-const DetailKongHostHeader = "kongHostHeader"
+// DetailKongHost is what decides the Host Kong sends to order-service
+// (KongHostConfig).
+const DetailKongHost = "kongHost"
 
-// kongHostHeaderProbe polls Kong's /upstreams until the order-service
-// upstream's host_header is want (KIC translates konghq.com/host-header to
-// it), or Converge passes, and records the last value.
-func kongHostHeaderProbe(o istiofx.Options, want string) Probe {
-	return Probe{Name: "Kong's host_header for order-service", Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
+// KongHostConfig is read from Kong's Admin API: the preserve_host of every
+// route to order-service and the host_header of its upstream. Kong 3.9's
+// balancer sends host_header only when the route's preserve_host is false
+// (kong/runloop/balancer/init.lua set_host_header returns first while it
+// is set), and KIC 3.5 creates HTTPRoute routes with preserve_host=true
+// unless the HTTPRoute says konghq.com/preserve-host: "false"
+// (KIC v3.5.13 subtranslator/httproute.go, kongstate/route.go
+// overridePreserveHost): the upstream's host_header alone proves nothing.
+type KongHostConfig struct {
+	Routes     map[string]bool `json:"routes"` // route name -> preserve_host
+	HostHeader string          `json:"hostHeader,omitempty"`
+}
+
+// sendsHost reports whether Kong sends want: every route has preserve_host
+// off and the upstream's host_header is want.
+func (c KongHostConfig) sendsHost(want string) error {
+	if len(c.Routes) == 0 {
+		return fmt.Errorf("Kong's admin API lists no route to %s", want)
+	}
+	var keeps []string
+	for name, preserve := range c.Routes {
+		if preserve {
+			keeps = append(keeps, name)
+		}
+	}
+	sort.Strings(keeps)
+	switch {
+	case len(keeps) > 0:
+		return fmt.Errorf("Kong route(s) %s have preserve_host=true, so Kong forwards the client's Host and ignores the upstream's host_header %q "+
+			"(annotate the HTTPRoute konghq.com/preserve-host: \"false\")", strings.Join(keeps, ", "), c.HostHeader)
+	case c.HostHeader != want:
+		return fmt.Errorf("Kong's order-service upstream has host_header %q, want %q (annotate the Service konghq.com/host-header: %s)", c.HostHeader, want, want)
+	}
+	return nil
+}
+
+// kongHostProbe polls Kong's /routes and /upstreams until Kong would send
+// want as Host to order-service (KongHostConfig), or Converge passes, and
+// records the last configuration seen.
+func kongHostProbe(o istiofx.Options, want string) Probe {
+	return Probe{Name: "Kong's preserve_host and host_header for order-service", Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
 		deadline := time.Now().Add(rt.Timeouts.Converge)
 		for {
-			body, err := rt.Kong.Admin.Get(ctx, "/upstreams")
+			cfg, err := readKongHost(ctx, rt, o)
 			if err != nil {
-				return fmt.Errorf("kong admin /upstreams: %w", err)
+				return err
 			}
-			var page struct {
-				Data []struct {
-					Name       string  `json:"name"`
-					HostHeader *string `json:"host_header"`
-				} `json:"data"`
-			}
-			if err := json.Unmarshal(body, &page); err != nil {
-				return fmt.Errorf("kong admin /upstreams: %w", err)
-			}
-			got := ""
-			for _, u := range page.Data {
-				if strings.Contains(u.Name, o.Backend) && u.HostHeader != nil {
-					got = *u.HostHeader
-				}
-			}
-			if got == want || time.Now().After(deadline) {
-				return ev.SetDetail(DetailKongHostHeader, got)
+			if cfg.sendsHost(want) == nil || time.Now().After(deadline) {
+				return ev.SetDetail(DetailKongHost, cfg)
 			}
 			if err := sleep(ctx, rt.Timeouts.Poll); err != nil {
 				return err
@@ -535,17 +651,97 @@ func kongHostHeaderProbe(o istiofx.Options, want string) Probe {
 	}}
 }
 
-func hostHeaderIs(want string) Expectation {
-	return Expectation{Name: "Kong sends Host: " + want + " upstream (konghq.com/host-header)", Kind: Precondition, Check: func(ev *Evidence) error {
-		got, err := detail[string](ev, DetailKongHostHeader)
+func readKongHost(ctx context.Context, rt *Runtime, o istiofx.Options) (KongHostConfig, error) {
+	cfg := KongHostConfig{Routes: map[string]bool{}}
+	var routes struct {
+		Data []struct {
+			Name         string `json:"name"`
+			PreserveHost bool   `json:"preserve_host"`
+		} `json:"data"`
+	}
+	if err := adminJSON(ctx, rt, "/routes", &routes); err != nil {
+		return cfg, err
+	}
+	// KIC names HTTPRoute routes httproute.<namespace>.<name>.<rule>.<match>
+	// (KIC v3.5.13 subtranslator/httproute.go translateToKongRouteName).
+	for _, r := range routes.Data {
+		if strings.Contains(r.Name, o.Namespace+"."+o.Backend+".") {
+			cfg.Routes[r.Name] = r.PreserveHost
+		}
+	}
+	var ups struct {
+		Data []struct {
+			Name       string  `json:"name"`
+			HostHeader *string `json:"host_header"`
+		} `json:"data"`
+	}
+	if err := adminJSON(ctx, rt, "/upstreams", &ups); err != nil {
+		return cfg, err
+	}
+	for _, u := range ups.Data {
+		if strings.Contains(u.Name, o.Backend) && u.HostHeader != nil {
+			cfg.HostHeader = *u.HostHeader
+		}
+	}
+	return cfg, nil
+}
+
+func adminJSON(ctx context.Context, rt *Runtime, path string, v any) error {
+	body, err := rt.Kong.Admin.Get(ctx, path)
+	if err != nil {
+		return fmt.Errorf("kong admin %s: %w", path, err)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("kong admin %s: %w", path, err)
+	}
+	return nil
+}
+
+// kongSendsHost is the precondition of every phase that relies on Kong
+// sending the Service's name as Host: Kong's configuration says so, and
+// every answer of the echo backend in the phase's traffic shows that Host
+// (Kong appends :port for ports other than 80).
+func kongSendsHost(want string) Expectation {
+	return Expectation{Name: "Kong sends Host: " + want + " upstream (preserve_host off and host_header set)", Kind: Precondition, Check: func(ev *Evidence) error {
+		cfg, err := detail[KongHostConfig](ev, DetailKongHost)
 		if err != nil {
 			return err
 		}
-		if got != want {
-			return fmt.Errorf("Kong's order-service upstream has host_header %q, want %q", got, want)
+		if err := cfg.sendsHost(want); err != nil {
+			return err
 		}
-		return nil
+		return backendSawHost(ev, want)
 	}}
+}
+
+// backendHostIs claims that order-service received the Service's name as
+// Host: the Host its sidecar routed by, seen from the far end.
+func backendHostIs(want string) Expectation {
+	return Expectation{Name: "order-service received Host: " + want, Kind: Claim, Check: func(ev *Evidence) error {
+		return backendSawHost(ev, want)
+	}}
+}
+
+// backendSawHost checks the Host each echo answer reports (port ignored).
+func backendSawHost(ev *Evidence, want string) error {
+	for _, rep := range trafficReports(ev) {
+		for _, q := range rep.Requests {
+			if q.Pod == "" {
+				continue // not answered by the echo backend
+			}
+			if got := hostOnly(q.Host); !strings.EqualFold(got, want) {
+				return fmt.Errorf("request %d reached %s with Host %q, want %s", q.Seq, q.Pod, q.Host, want)
+			}
+		}
+	}
+	return nil
+}
+
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }
 
 func hostRoutingFinding() Expectation {

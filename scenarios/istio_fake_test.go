@@ -31,13 +31,20 @@ type fakeMesh struct {
 	iss     *probe.JWTIssuer
 	backend http.Handler
 
+	// The sidecar's configuration: which policies it enforces. Applying a
+	// set adds its RequestAuthentication and AuthorizationPolicy; deleting
+	// one (fakeMeshClient) removes it.
 	mu     sync.Mutex
-	policy JWTPolicy // from the last applied set
+	ra, ap bool
 
-	noSanitize   bool // keep a client's x-jwt-payload (an old Envoy bug)
-	audience401  bool // answer 401 to a wrong audience
-	reencode     bool // forward re-serialised claims, not the token's own segment
-	stripPrefix  bool // Kong's default strip-path
+	noSanitize  bool // keep a client's x-jwt-payload (an old Envoy bug)
+	audience401 bool // answer 401 to a wrong audience
+	reencode    bool // forward re-serialised claims, not the token's own segment
+	stripPrefix bool // konghq.com/strip-path: "true" (KIC's HTTPRoute default is false)
+	// frozen keeps serving the inline-JWKS configuration once it is
+	// applied: later deletes and applies never reach the sidecar.
+	frozen       bool
+	froze        bool
 	appliedNames []string
 }
 
@@ -45,22 +52,54 @@ func (m *fakeMesh) Apply(_ context.Context, set fixtures.Set) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.appliedNames = append(m.appliedNames, set.Name)
-	m.policy = PolicyClaims
-	if set.Name == istiofx.VariantRequestAuthOnly {
-		m.policy = PolicyRequestAuthOnly
+	if m.froze {
+		return nil
+	}
+	for _, o := range set.Objects {
+		switch o.GetObjectKind().GroupVersionKind().Kind {
+		case "RequestAuthentication":
+			m.ra = true
+		case "AuthorizationPolicy":
+			m.ap = true
+		}
+	}
+	m.froze = m.frozen && set.Name == istiofx.VariantJWTClaims
+	return nil
+}
+
+// fakeMeshClient is the one client call the JWT phases make: deleting the
+// policies, which reaches the fake sidecar unless it is frozen.
+type fakeMeshClient struct {
+	client.Client
+	m *fakeMesh
+}
+
+func (c fakeMeshClient) Delete(_ context.Context, obj client.Object, _ ...client.DeleteOption) error {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	present := &c.m.ra
+	if kind == "AuthorizationPolicy" {
+		present = &c.m.ap
+	}
+	if !*present {
+		return apierrors.NewNotFound(schema.GroupResource{Group: "security.istio.io", Resource: kind}, obj.GetName())
+	}
+	if !c.m.froze {
+		*present = false
 	}
 	return nil
 }
 
 func (m *fakeMesh) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.mu.Lock()
-	policy := m.policy
+	ra, ap := m.ra, m.ap
 	m.mu.Unlock()
-	if !m.noSanitize {
+	if ra && !m.noSanitize {
 		r.Header.Del(probe.PayloadHeader)
 	}
 	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if tok != "" {
+	if ra && tok != "" {
 		if err := m.iss.Verify(tok, time.Now()); err != nil {
 			code, body := 401, BodySignature
 			switch {
@@ -87,9 +126,9 @@ func (m *fakeMesh) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Header.Add(probe.PayloadHeader, h)
 	}
-	if policy == PolicyClaims {
+	if ap {
 		allowed := false
-		if tok != "" {
+		if ra && tok != "" {
 			claims := jwt.MapClaims{}
 			_, _, _ = jwt.NewParser().ParseUnverified(tok, claims)
 			allowed = istioScopeAllowsAny(claims["scope"])
@@ -119,14 +158,6 @@ func istioScopeAllowsAny(scope any) bool {
 	return istioScopeAllows(scope)
 }
 
-// noopDeleter is the one client call the JWT phases make (removing an
-// AuthorizationPolicy left over); nothing is there to remove.
-type noopDeleter struct{ client.Client }
-
-func (noopDeleter) Delete(_ context.Context, obj client.Object, _ ...client.DeleteOption) error {
-	return apierrors.NewNotFound(schema.GroupResource{Group: "security.istio.io", Resource: obj.GetObjectKind().GroupVersionKind().Kind}, obj.GetName())
-}
-
 func runJWTScenario(t *testing.T, tweak func(*fakeMesh)) []PhaseResult {
 	t.Helper()
 	r := newIstioRun(DefaultConfig())
@@ -143,7 +174,7 @@ func runJWTScenario(t *testing.T, tweak func(*fakeMesh)) []PhaseResult {
 	t.Cleanup(srv.Close)
 	timeouts := DefaultTimeouts()
 	timeouts.Converge, timeouts.Poll, timeouts.Request = 300*time.Millisecond, 5*time.Millisecond, 2*time.Second
-	rt := &Runtime{Client: noopDeleter{}, Applier: m, Kong: Kong{ProxyURL: srv.URL}, HTTP: srv.Client(), Echo: probe.DecodeEchoJSON, Timeouts: timeouts}
+	rt := &Runtime{Client: fakeMeshClient{m: m}, Applier: m, Kong: Kong{ProxyURL: srv.URL}, HTTP: srv.Client(), Echo: probe.DecodeEchoJSON, Timeouts: timeouts}
 	var out []PhaseResult
 	for _, p := range s.Phases {
 		out = append(out, RunPhase(context.Background(), rt, p))
@@ -184,6 +215,30 @@ func TestJWTScenarioAgainstAFakeMesh(t *testing.T) {
 	}
 }
 
+// A sidecar that keeps serving the inline-JWKS configuration answers every
+// jwksUri row as expected (same key, same rules): the phase must refuse to
+// judge them, and only that phase.
+func TestJWKSURIPhaseNeedsTheSwitchProven(t *testing.T) {
+	prs := runJWTScenario(t, func(m *fakeMesh) { m.frozen = true })
+	if len(prs) != 3 {
+		t.Fatalf("%d phases ran, want 3", len(prs))
+	}
+	for _, pr := range prs[:2] {
+		if pr.Verdict != Passed {
+			t.Errorf("%s: %s %s, want passed (the config freezes after it)", pr.Name, pr.Verdict, pr.Reason)
+		}
+	}
+	uri := prs[2]
+	if uri.Verdict != Failed || !strings.Contains(uri.Reason, "precondition not met") || !strings.Contains(uri.Reason, "after the deletion") {
+		t.Errorf("jwksUri phase: %s %q, want a failed precondition naming what still answered after the deletion", uri.Verdict, uri.Reason)
+	}
+	for _, c := range uri.Checks {
+		if strings.HasPrefix(c.Name, "row: ") && c.Verdict != Skipped {
+			t.Errorf("%s judged (%s) on a configuration not proven to be the jwksUri one", c.Name, c.Verdict)
+		}
+	}
+}
+
 // Each broken behaviour must fail exactly the rows that depend on it.
 func TestJWTScenarioCatchesABrokenMesh(t *testing.T) {
 	cases := []struct {
@@ -194,7 +249,7 @@ func TestJWTScenarioCatchesABrokenMesh(t *testing.T) {
 		{"forged header kept", func(m *fakeMesh) { m.noSanitize = true }, []string{"forged x-jwt-payload"}},
 		{"wrong audience answered 401", func(m *fakeMesh) { m.audience401 = true }, []string{"row: wrong audience"}},
 		{"payload re-encoded", func(m *fakeMesh) { m.reencode = true }, []string{"row: valid token with orders:read"}},
-		{"Kong strips the path", func(m *fakeMesh) { m.stripPrefix = true }, []string{"row: RequestAuthentication only: no token passes the mesh"}},
+		{"strip-path true on the route", func(m *fakeMesh) { m.stripPrefix = true }, []string{"row: RequestAuthentication only: no token passes the mesh"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

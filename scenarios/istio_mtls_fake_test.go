@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,25 +18,35 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/meshgate/meshgate/fixtures"
 	istiofx "github.com/meshgate/meshgate/fixtures/istio"
+	"github.com/meshgate/meshgate/fixtures/kong"
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/probe"
 )
 
 // fakeIstio is Kong + two order-service pods with sidecars, enough to run
-// istio-service-upstream's probes end to end: Kong's admin API (upstreams,
-// targets, host_header), the proxy (echo JSON with XFCC), and each sidecar's
-// /stats and :15090 Prometheus text, whose counters move with the traffic.
+// the Istio mTLS scenarios' probes end to end: Kong's admin API (routes with
+// preserve_host, upstreams with host_header, targets), the proxy (echo JSON
+// with XFCC and the Host received), and each sidecar's /stats and :15090
+// Prometheus text, whose counters move with the traffic. Kong's Host is
+// kong.SendsHost of the applied HTTPRoute and Service; Kong's sidecar routes
+// by it, and a Host Istio does not know goes out in plaintext, which STRICT
+// resets (Kong answers 502).
 type fakeIstio struct {
 	t         *testing.T
 	c         client.Client
 	mu        sync.Mutex
-	requests  int    // answered through the proxy
-	xfccURI   string // the URI order-service's sidecar puts in XFCC
-	plaintext bool   // count the requests as connection_security_policy="none"
-	status    int    // the proxy's answer
+	requests  int               // answered through the proxy
+	routeAnn  map[string]string // the applied HTTPRoute's annotations
+	xfccURI   string            // the URI order-service's sidecar puts in XFCC
+	plaintext bool              // a sidecar that lets plaintext through, counted as connection_security_policy="none"
+	status    int               // forces the proxy's answer when not 200
+	// noPreserveHost applies the HTTPRoute without konghq.com/preserve-host,
+	// as the fixtures did before: KIC then keeps preserve_host=true.
+	noPreserveHost bool
 }
 
 const fakeSvcIP = "10.96.0.50"
@@ -56,32 +68,56 @@ func newFakeIstio(t *testing.T) *fakeIstio {
 		xfccURI: cluster.KongSPIFFEID(IstioTrustDomain), status: 200}
 }
 
-// Apply sets the Service's annotations as the variant renders them.
+// Apply sets the Service's and the HTTPRoute's annotations as the variant
+// renders them.
 func (f *fakeIstio) Apply(ctx context.Context, set fixtures.Set) error {
 	for _, o := range set.Objects {
+		if r, ok := o.(*gwv1.HTTPRoute); ok && r.Name == "order-service" {
+			f.mu.Lock()
+			f.routeAnn = maps.Clone(r.Annotations)
+			if f.noPreserveHost {
+				delete(f.routeAnn, kong.PreserveHostAnnotation)
+			}
+			f.mu.Unlock()
+		}
 		if s, ok := o.(*corev1.Service); ok && s.Name == "order-service" {
 			var cur corev1.Service
 			if err := f.c.Get(ctx, client.ObjectKeyFromObject(s), &cur); err != nil {
 				return err
 			}
 			cur.Annotations = s.Annotations
-			return f.c.Update(ctx, &cur)
+			if err := f.c.Update(ctx, &cur); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func (f *fakeIstio) serviceUpstream() bool {
+func (f *fakeIstio) serviceAnnotations() map[string]string {
 	var s corev1.Service
 	_ = f.c.Get(context.Background(), client.ObjectKey{Namespace: "api-system", Name: "order-service"}, &s)
-	return s.Annotations[istiofx.AnnotationServiceUpstr] == "true"
+	return s.Annotations
+}
+
+func (f *fakeIstio) serviceUpstream() bool {
+	return f.serviceAnnotations()[istiofx.AnnotationServiceUpstr] == "true"
 }
 
 // Get is Kong's admin API.
 func (f *fakeIstio) Get(_ context.Context, path string) ([]byte, error) {
 	switch path {
+	case "/routes":
+		f.mu.Lock()
+		preserve := kong.PreservesHost(f.routeAnn)
+		f.mu.Unlock()
+		return fmt.Appendf(nil, `{"data":[{"id":"r1","name":"httproute.api-system.order-service.0.0","preserve_host":%v}],"next":null}`, preserve), nil
 	case "/upstreams":
-		return []byte(`{"data":[{"id":"u1","name":"httproute.api-system.order-service.0","host_header":"order-service.api-system.svc.cluster.local"}],"next":null}`), nil
+		hh := "null"
+		if h := f.serviceAnnotations()[kong.HostHeaderAnnotation]; h != "" {
+			hh = strconv.Quote(h)
+		}
+		return fmt.Appendf(nil, `{"data":[{"id":"u1","name":"order-service.api-system.8080.svc","host_header":%s}],"next":null}`, hh), nil
 	case "/upstreams/u1/targets":
 		if f.serviceUpstream() {
 			return []byte(`{"data":[{"id":"t1","target":"order-service.api-system.svc:8080","weight":100}],"next":null}`), nil
@@ -91,9 +127,28 @@ func (f *fakeIstio) Get(_ context.Context, path string) ([]byte, error) {
 	return nil, fmt.Errorf("fake kong admin: no %s", path)
 }
 
+// istioKnows reports whether an Istio sidecar in another namespace has a
+// virtual host for host (port ignored): the Service's FQDN, <svc>.<ns>.svc
+// or <svc>.<ns> (istio/istio pilot/pkg/networking/core/httproute.go).
+func istioKnows(host string) bool {
+	switch hostOnly(host) {
+	case "order-service.api-system.svc.cluster.local", "order-service.api-system.svc", "order-service.api-system":
+		return true
+	}
+	return false
+}
+
 func (f *fakeIstio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target := "10.244.0.7:8080"
+	if f.serviceUpstream() {
+		target = "order-service.api-system.svc:8080"
+	}
 	f.mu.Lock()
+	host := kong.SendsHost(f.routeAnn, f.serviceAnnotations(), r.Host, target)
 	status := f.status
+	if status == 200 && !istioKnows(host) && !f.plaintext {
+		status = 502 // PassthroughCluster, plaintext: STRICT resets it
+	}
 	if status == 200 {
 		f.requests++ // only answered requests reach the sidecar's counters
 	}
@@ -105,7 +160,7 @@ func (f *fakeIstio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	pod := fakePods[n%2].name
 	xfcc := `By=spiffe://cluster.local/ns/api-system/sa/order-service;Hash=ab12;Subject="";URI=` + f.xfccURI
-	_ = json.NewEncoder(w).Encode(map[string]any{"method": "GET", "path": r.URL.Path, "podName": pod, "podNamespace": "api-system",
+	_ = json.NewEncoder(w).Encode(map[string]any{"method": "GET", "path": r.URL.Path, "host": host, "podName": pod, "podNamespace": "api-system",
 		"headers": map[string][]string{"X-Forwarded-Client-Cert": {xfcc}}, "status": 200})
 }
 
@@ -187,6 +242,28 @@ func TestServiceUpstreamScenarioCatchesWrongEvidence(t *testing.T) {
 			failed := strings.Join(failedChecks(runServiceUpstream(t, c.tweak)), "\n")
 			if !strings.Contains(failed, c.want) {
 				t.Errorf("want a failed check containing %q; failed:\n%s", c.want, failed)
+			}
+		})
+	}
+}
+
+// With host-header alone (the fixtures before preserve-host), a Kong that
+// behaves as KIC 3.5 and Kong 3.9 do keeps the client's Host: the fix's
+// precondition must say so, and the Pod-IP Host phase must not measure.
+func TestHostHeaderAloneFailsThePreconditions(t *testing.T) {
+	alone := func(f *fakeIstio) { f.noPreserveHost = true }
+	for _, c := range []struct {
+		name  string
+		build func(*istioRun) Scenario
+		phase int
+	}{
+		{"service-upstream fix", (*istioRun).serviceUpstream, 0},
+		{"Pod IPs with the Service's Host", (*istioRun).podIP, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pr := runIstioScenario(t, alone, c.build)[c.phase]
+			if pr.Verdict != Failed || !strings.Contains(pr.Reason, "precondition not met") || !strings.Contains(pr.Reason, "preserve_host=true") {
+				t.Errorf("%s: %s %q, want a failed precondition naming preserve_host=true", pr.Name, pr.Verdict, pr.Reason)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -173,21 +174,49 @@ func TestTargetPreconditions(t *testing.T) {
 	}
 }
 
-func TestHostHeaderPrecondition(t *testing.T) {
+// Kong sends the Service's name only when its route has preserve_host off
+// and its upstream names it in host_header; what the backend received must
+// agree.
+func TestKongSendsHostPrecondition(t *testing.T) {
 	want := "order-service.api-system.svc.cluster.local"
-	for _, c := range []struct {
-		got  string
-		pass bool
-	}{{want, true}, {"", false}, {"order-service", false}} {
-		ev := &Evidence{}
-		if err := ev.SetDetail(DetailKongHostHeader, c.got); err != nil {
-			t.Fatal(err)
-		}
-		if err := hostHeaderIs(want).Check(ev); (err == nil) != c.pass {
-			t.Errorf("host_header %q: err = %v", c.got, err)
-		}
+	route := "httproute.api-system.order-service.0.0"
+	answered := func(host string) probe.TrafficReport {
+		return probe.TrafficReport{Requests: []probe.RequestResult{{Seq: 1, Pod: "api-system/order-service-a", Host: host}}}
 	}
-	if err := hostHeaderIs(want).Check(&Evidence{}); err == nil {
+	for _, c := range []struct {
+		name    string
+		cfg     KongHostConfig
+		traffic []probe.TrafficReport
+		err     string // "" passes
+	}{
+		{"both set", KongHostConfig{Routes: map[string]bool{route: false}, HostHeader: want}, nil, ""},
+		{"both set, backend saw it with the port", KongHostConfig{Routes: map[string]bool{route: false}, HostHeader: want},
+			[]probe.TrafficReport{answered(want + ":8080")}, ""},
+		{"host_header alone: KIC's preserve_host wins", KongHostConfig{Routes: map[string]bool{route: true}, HostHeader: want}, nil, "preserve_host=true"},
+		{"preserve_host off, no host_header", KongHostConfig{Routes: map[string]bool{route: false}}, nil, `host_header ""`},
+		{"another host_header", KongHostConfig{Routes: map[string]bool{route: false}, HostHeader: "order-service"}, nil, `host_header "order-service"`},
+		{"no route seen", KongHostConfig{HostHeader: want}, nil, "no route"},
+		{"the backend saw another Host", KongHostConfig{Routes: map[string]bool{route: false}, HostHeader: want},
+			[]probe.TrafficReport{answered("127.0.0.1:30080")}, `with Host "127.0.0.1:30080"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ev := &Evidence{}
+			if err := ev.SetDetail(DetailKongHost, c.cfg); err != nil {
+				t.Fatal(err)
+			}
+			for i, rep := range c.traffic {
+				ev.AddTraffic(fmt.Sprint("t", i), rep)
+			}
+			err := kongSendsHost(want).Check(ev)
+			switch {
+			case c.err == "" && err != nil:
+				t.Errorf("err = %v, want a pass", err)
+			case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+				t.Errorf("err = %v, want one containing %q", err, c.err)
+			}
+		})
+	}
+	if err := kongSendsHost(want).Check(&Evidence{}); err == nil {
 		t.Error("missing evidence passed")
 	}
 }

@@ -8,16 +8,22 @@ import (
 	"time"
 )
 
-// RunPhase applies the phase's manifests, runs its probes, then judges every
-// expectation. Preconditions are judged first: if one fails, claims are
-// skipped with that reason and the phase fails (nothing may be claimed on a
-// setup that does not show what it should). Findings never fail a phase.
+// RunPhase runs the phase's Before probes, applies its manifests, runs its
+// probes, then judges every expectation. Preconditions are judged first: if
+// one fails, claims are skipped with that reason and the phase fails (nothing
+// may be claimed on a setup that does not show what it should). Findings
+// never fail a phase.
 func RunPhase(ctx context.Context, rt *Runtime, p Phase) PhaseResult {
 	res := PhaseResult{Kind: p.Kind, Name: p.Name, Started: time.Now().UTC()}
 	defer func() { res.Finished = time.Now().UTC() }()
 	fail := func(reason string) PhaseResult {
 		res.Verdict, res.Reason, res.Finished = Failed, reason, time.Now().UTC()
 		return res
+	}
+	for _, pr := range p.Before {
+		if err := pr.Run(ctx, rt, &res.Evidence); err != nil {
+			return fail(fmt.Sprintf("probe %s (before applying): %v", pr.Name, err))
+		}
 	}
 	for _, set := range p.Apply {
 		if rt.Applier == nil {

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/meshgate/meshgate/fixtures"
 )
 
 func TestJudge(t *testing.T) {
@@ -107,5 +110,43 @@ func TestReadiness(t *testing.T) {
 		if got := readiness(tc.u) == ""; got != tc.ready {
 			t.Errorf("%s: ready %v (%q), want %v", tc.name, got, readiness(tc.u), tc.ready)
 		}
+	}
+}
+
+type recordingApplier struct{ log *[]string }
+
+func (a recordingApplier) Apply(_ context.Context, set fixtures.Set) error {
+	*a.log = append(*a.log, "apply "+set.Name)
+	return nil
+}
+
+// Before probes run ahead of Apply, and a failing one stops the phase
+// before anything is applied.
+func TestRunPhaseRunsBeforeFirst(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		fail    bool
+		want    string
+		verdict Verdict
+	}{
+		{"ordered", false, "before,apply s,probe", Passed},
+		{"before fails", true, "before", Failed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var log []string
+			step := func(name string, err error) Probe {
+				return Probe{Name: name, Run: func(context.Context, *Runtime, *Evidence) error { log = append(log, name); return err }}
+			}
+			var beforeErr error
+			if c.fail {
+				beforeErr = errors.New("still there")
+			}
+			p := Phase{Kind: PhaseVerify, Name: "p", Before: []Probe{step("before", beforeErr)}, Apply: []fixtures.Set{{Name: "s"}},
+				Probes: []Probe{step("probe", nil)}, Expect: []Expectation{{Name: "e", Kind: Claim, Check: func(*Evidence) error { return nil }}}}
+			pr := RunPhase(context.Background(), &Runtime{Applier: recordingApplier{&log}}, p)
+			if got := strings.Join(log, ","); got != c.want || pr.Verdict != c.verdict {
+				t.Errorf("ran %q, verdict %s (%s); want %q, %s", got, pr.Verdict, pr.Reason, c.want, c.verdict)
+			}
+		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -90,6 +91,9 @@ type Phase struct {
 	Kind        PhaseKind
 	Name        string // spec text: "reproduce: Kong to Pod IPs under STRICT gives 502"
 	Description string
+	// Before runs before Apply: to remove what the previous phase left and
+	// record that it is gone, so the phase's evidence cannot come from it.
+	Before []Probe
 	// Apply is applied in order (server-side apply) before the probes run;
 	// the Applier waits for each set to be ready.
 	Apply  []fixtures.Set
@@ -221,7 +225,7 @@ func (s Scenario) Validate() error {
 				return fmt.Errorf("scenario %s phase %q: expectation %q has no check or no name", s.ID, p.Name, e.Name)
 			}
 		}
-		for _, pr := range p.Probes {
+		for _, pr := range append(slices.Clone(p.Before), p.Probes...) {
 			if pr.Run == nil {
 				return fmt.Errorf("scenario %s phase %q: probe %q has no Run", s.ID, p.Name, pr.Name)
 			}

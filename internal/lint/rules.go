@@ -47,6 +47,9 @@ type Rule struct {
 	Title    string
 	Help     string
 	Fact     string
+	// FileOnly: the rule needs objects live mode never reads (Secrets
+	// without the konghq.com/credential label), so it finds nothing live.
+	FileOnly bool
 	check    func(*Model, Rule) []Finding
 }
 
@@ -81,7 +84,7 @@ func Rules() []Rule {
 		rulePodIP(), ruleAutoAnnotation(), ruleBridgeName(), ruleBridgeTarget(), ruleBridgePort(),
 		ruleKumaGatewayAnnotation(), ruleIstioGatewayInjection(), ruleKumaNoPermission(),
 		ruleTokenOptional(), ruleJWTMismatch(), ruleDestinationRuleTLS(), rulePermissive(),
-		ruleDoubleRetries(), ruleTimeoutBudget(), ruleHostHeader(), ruleWaypointBypass(),
+		ruleDoubleRetries(), ruleTimeoutBudget(), ruleHostHeader(), ruleWaypointBypass(), ruleKongCredType(),
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
 	return rules

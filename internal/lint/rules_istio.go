@@ -255,8 +255,71 @@ func (m *Model) kongJWTConfig(ns, name string) *kongJWT {
 	return kj
 }
 
+// isJWTCredential reads only the label: KIC 3.2.0 removed the kongCredType
+// Secret field (KIC v3.5.13 CHANGELOG.md, 3.2.0 "Breaking changes"), so a
+// Secret that names its type only there is no credential to the controller.
 func isJWTCredential(sec *Object) bool {
-	return sec.Labels["konghq.com/credential"] == "jwt" || secretValue(sec, "kongCredType") == "jwt"
+	return sec.Labels[labelKongCredential] == "jwt"
+}
+
+const (
+	labelKongCredential = "konghq.com/credential"
+	fieldKongCredType   = "kongCredType"
+	factKongCredType    = "KIC 3.2.0 removed support for the deprecated kongCredType Secret field; credentials are recognised only by the " +
+		"konghq.com/credential label [Kong/kubernetes-ingress-controller CHANGELOG.md, 3.2.0 Breaking changes]"
+)
+
+// MG017: a credential Secret KIC >= 3.2 ignores.
+func ruleKongCredType() Rule {
+	return Rule{
+		ID: "MG017", Severity: SeverityError,
+		Title: "Kong credential Secret typed by kongCredType, which KIC 3.2 and later ignore",
+		Help: "KIC stopped reading the kongCredType field in 3.2.0: such a Secret gives its KongConsumer no credential, so Kong " +
+			"refuses the consumer's tokens or keys. The konghq.com/credential label replaces it.",
+		Fact:     factKongCredType,
+		FileOnly: true,
+		check:    checkKongCredType,
+	}
+}
+
+func checkKongCredType(m *Model, r Rule) []Finding {
+	var out []Finding
+	for _, sec := range m.All(kSecret) {
+		typ := secretValue(sec, fieldKongCredType)
+		if typ == "" || sec.Labels[labelKongCredential] != "" {
+			continue
+		}
+		users := m.consumersOf(sec)
+		used := "no KongConsumer in the inputs lists it"
+		if len(users) > 0 {
+			var names []string
+			for _, c := range users {
+				names = append(names, c.Ref().String())
+			}
+			used = strings.Join(names, ", ") + " lists it in credentials and gets no " + typ + " credential"
+		}
+		msg := fmt.Sprintf("%s declares kongCredType: %s, a field KIC removed in 3.2.0 (this project pins KIC 3.5): the controller "+
+			"does not treat it as a credential (%s). Fix: label it %s: %s and remove kongCredType.", sec.Ref(), typ, used, labelKongCredential, typ)
+		out = append(out, r.finding(SeverityError, sec, msg, users...))
+	}
+	return out
+}
+
+// consumersOf lists the KongConsumers whose credentials name sec.
+func (m *Model) consumersOf(sec *Object) []*Object {
+	var out []*Object
+	for _, c := range m.All(kKongConsumer) {
+		if c.Namespace != sec.Namespace {
+			continue
+		}
+		for _, cred := range list(c.Content, "credentials") {
+			if fmt.Sprint(cred) == sec.Name {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func secretValue(sec *Object, key string) string {

@@ -8,7 +8,7 @@ import (
 const (
 	factKongPodIP = "Kong: KIC forwards to Pod IPs unless the Service has ingress.kubernetes.io/service-upstream: \"true\" [KIC annotation reference]; " +
 		"Istio: sidecars only work for requests sent to Services, not Pod IPs [istio.io, Third Party Load Balancers], unless " +
-		"the Host names the Service (the sidecar routes HTTP by Host; konghq.com/host-header sets it); " +
+		"the Host names the Service (the sidecar routes HTTP by Host; Kong sends konghq.com/host-header only with konghq.com/preserve-host: \"false\"); " +
 		"Kuma: Pod-IP traffic bypasses the VIP and leaves the gateway sidecar as plaintext passthrough [Kuma \"Kong Gateway\" docs; kumahq/kuma e2e test/e2e_env/kubernetes/kic]"
 	factKumaAutoAnnotation = "Kuma's service controller adds ingress.kubernetes.io/service-upstream: \"true\" to every Service in a namespace labelled " +
 		"kuma.io/sidecar-injection: enabled, except ExternalName Services and Services annotated kuma.io/ignore: \"true\" " +
@@ -45,7 +45,7 @@ func checkPodIP(m *Model, r Rule) []Finding {
 		if t.Mesh == MeshKuma && m.kumaNamespace(svc.Namespace) && !truthy(svc.Annotations[annKumaIgnore]) {
 			continue // MG002: Kuma adds the annotation on the cluster
 		}
-		if t.Mesh == MeshIstio && hostHeaderNamesService(svc) {
+		if t.Mesh == MeshIstio && kongSendsServiceHost(rt, svc) {
 			continue // Kong's sidecar routes by that Host to the Service's cluster (mTLS)
 		}
 		sev, state := SeverityError, fmt.Sprintf("%s mTLS is STRICT for it (%s)", t.Mesh, t.Detail)
@@ -62,7 +62,7 @@ func checkPodIP(m *Model, r Rule) []Finding {
 		}
 		fix := fmt.Sprintf("annotate %s with ingress.kubernetes.io/service-upstream: \"true\"", svc.Ref())
 		if t.Mesh == MeshIstio {
-			fix += fmt.Sprintf(" and konghq.com/host-header: %s.%s.svc.cluster.local (Istio's sidecar routes HTTP by Host)", svc.Name, svc.Namespace)
+			fix += ", plus " + istioHostFix(rt, svc)
 		}
 		if t.Mesh == MeshKuma {
 			fix += fmt.Sprintf(", or route to an ExternalName bridge with externalName %s.%s.svc.%s.mesh on port 80", svc.Name, svc.Namespace, firstPort(svc))
@@ -254,18 +254,22 @@ func checkBridgePort(m *Model, r Rule) []Finding {
 	return out
 }
 
-const factHostHeader = "Kong sets the upstream Host to the Pod IP unless konghq.com/host-header is set, and KIC preserves the client's Host by " +
-	"default (konghq.com/preserve-host) [KIC annotation reference]; an Istio sidecar routes outbound HTTP by Host, and a " +
-	"Host it has no virtual host for goes to PassthroughCluster, which is plaintext [Istio outbound traffic policy ALLOW_ANY]"
+const factHostHeader = "KIC creates every Ingress and HTTPRoute route with preserve_host=true unless the route says konghq.com/preserve-host: " +
+	"\"false\" [KIC v3.5.13 internal/dataplane/translator/subtranslator/httproute.go, ingress.go; kongstate/route.go overridePreserveHost]; " +
+	"Kong's balancer leaves the client's Host alone while preserve_host is set and only otherwise sends the upstream's host_header " +
+	"(konghq.com/host-header), else the target's name [Kong 3.9.1 kong/runloop/balancer/init.lua set_host_header]; an Istio sidecar " +
+	"routes outbound HTTP by Host, and a Host it has no virtual host for goes to PassthroughCluster, which is plaintext " +
+	"[Istio outbound traffic policy ALLOW_ANY]"
 
 // MG015: service-upstream toward Istio without a Host Istio knows.
 func ruleHostHeader() Rule {
 	return Rule{
 		ID: "MG015", Severity: SeverityError,
 		Title: "Kong targets an Istio Service but sends the client's Host",
-		Help: "With service-upstream Kong connects to the ClusterIP, but KIC keeps the client's Host header. Kong's Istio sidecar " +
-			"routes HTTP by Host, finds no Service for it and passes the request through as plaintext: STRICT resets it, PERMISSIVE " +
-			"accepts it without mTLS.",
+		Help: "With service-upstream Kong connects to the ClusterIP, but KIC keeps the client's Host header (preserve_host) and Kong " +
+			"ignores konghq.com/host-header until the route sets konghq.com/preserve-host: \"false\". Kong's Istio sidecar routes " +
+			"HTTP by Host, finds no Service for it and passes the request through as plaintext: STRICT resets it, PERMISSIVE accepts " +
+			"it without mTLS.",
 		Fact:  factHostHeader,
 		check: checkHostHeader,
 	}
@@ -275,8 +279,7 @@ func checkHostHeader(m *Model, r Rule) []Finding {
 	var out []Finding
 	for _, rt := range m.kongRoutes() {
 		svc := m.Get(kService, rt.SvcNS, rt.SvcName)
-		if svc == nil || !truthy(svc.Annotations[annServiceUpstream]) || hostHeaderNamesService(svc) ||
-			strings.EqualFold(rt.Obj.Annotations[annKongPreserveHost], "false") {
+		if svc == nil || !truthy(svc.Annotations[annServiceUpstream]) || kongSendsServiceHost(rt, svc) {
 			continue
 		}
 		t := m.backendMTLS(svc)
@@ -287,14 +290,60 @@ func checkHostHeader(m *Model, r Rule) []Finding {
 		if t.strict() {
 			sev, effect = SeverityError, "the STRICT backend resets it (502)"
 		}
-		msg := fmt.Sprintf("%s reaches %s through its ClusterIP (service-upstream) but keeps the client's Host header (KIC preserves it "+
-			"by default, and %s has no konghq.com/host-header naming the Service): Kong's Istio sidecar routes HTTP by Host, finds no Service for that "+
-			"Host and passes the request through as plaintext; %s (%s). Fix: annotate %s with konghq.com/host-header: %s.%s.svc.cluster.local "+
-			"(or set konghq.com/preserve-host: \"false\" on the route).", rt.Obj.Ref(), svc.Ref(), svc.Ref(), effect, t.Detail, svc.Ref(),
-			svc.Name, svc.Namespace)
+		msg := fmt.Sprintf("%s reaches %s through its ClusterIP (service-upstream) but Kong sends %s: Kong's Istio sidecar routes "+
+			"HTTP by Host, finds no Service for that Host and passes the request through as plaintext; %s (%s). Fix: set %s.",
+			rt.Obj.Ref(), svc.Ref(), kongSentHost(rt, svc), effect, t.Detail, istioHostFix(rt, svc))
 		out = append(out, r.finding(sev, rt.Obj, msg, svc, t.Policy))
 	}
 	return out
+}
+
+// preservesHost reports whether KIC gives the route preserve_host=true: its
+// default for Ingress and HTTPRoute routes alike, unless the route is
+// annotated konghq.com/preserve-host: "false" (KIC v3.5.13 kongstate/route.go
+// overridePreserveHost, case-insensitive).
+func preservesHost(rt route) bool {
+	return !strings.EqualFold(strings.TrimSpace(rt.Obj.Annotations[annKongPreserveHost]), "false")
+}
+
+// kongSendsServiceHost reports whether the Host Kong sends upstream names
+// svc as Istio knows it. With preserve_host Kong forwards the client's Host
+// and never reads host_header (Kong 3.9.1 kong/runloop/balancer/init.lua,
+// set_host_header returns first); without it Kong sends host_header, or,
+// with no host_header, the target's name: a Pod IP, or <svc>.<ns>.svc for
+// service-upstream, which Istio knows too (istio/istio 1.31
+// pilot/pkg/networking/core/httproute.go GenerateAltVirtualHosts).
+func kongSendsServiceHost(rt route, svc *Object) bool {
+	switch {
+	case preservesHost(rt):
+		return false
+	case strings.TrimSpace(svc.Annotations[annKongHostHeader]) != "":
+		return hostHeaderNamesService(svc)
+	}
+	return truthy(svc.Annotations[annServiceUpstream])
+}
+
+// kongSentHost says which Host Kong sends when it is not one Istio knows.
+func kongSentHost(rt route, svc *Object) string {
+	h := strings.TrimSpace(svc.Annotations[annKongHostHeader])
+	switch {
+	case preservesHost(rt) && h != "":
+		return fmt.Sprintf("the client's Host: KIC creates the route with preserve_host=true and Kong ignores konghq.com/host-header: %s "+
+			"on %s while %s lacks konghq.com/preserve-host: \"false\"", h, svc.Ref(), rt.Obj.Ref())
+	case preservesHost(rt):
+		return "the client's Host (KIC creates the route with preserve_host=true)"
+	case h != "":
+		return fmt.Sprintf("Host: %s (konghq.com/host-header), which is not a name of %s", h, svc.Ref())
+	}
+	return "the target's Pod IP as Host"
+}
+
+// istioHostFix is the fix text for a Host Istio does not know: both
+// annotations, since either alone leaves Kong sending the wrong Host.
+func istioHostFix(rt route, svc *Object) string {
+	return fmt.Sprintf("konghq.com/host-header: %s.%s.svc.cluster.local on %s and konghq.com/preserve-host: \"false\" on %s "+
+		"(both: KIC preserves the client's Host by default, and Kong reads host_header only when preserve_host is off)",
+		svc.Name, svc.Namespace, svc.Ref(), rt.Obj.Ref())
 }
 
 // hostHeaderNamesService reports whether konghq.com/host-header on svc is a

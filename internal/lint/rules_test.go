@@ -34,7 +34,7 @@ var (
 	istioStrict = []string{"istio-shop.yaml", "istio-strict.yaml"}
 	istioPerm   = []string{"istio-shop.yaml", "istio-permissive.yaml"}
 	ambientShop = []string{"ambient-shop.yaml"}
-	istioFixed  = []string{"istio-shop.yaml", "istio-strict.yaml", "service-upstream.yaml", "kong-ingress.yaml"}
+	istioFixed  = []string{"istio-shop.yaml", "istio-strict.yaml", "service-upstream.yaml", "kong-ingress-no-preserve-host.yaml"}
 )
 
 func with(base []string, more ...string) []string {
@@ -67,7 +67,12 @@ func TestRules(t *testing.T) {
 		{"near miss: Istio's own Gateway", with(istioStrict, "istio-httproute.yaml"), "MG001", 0, "", nil},
 		{"Pod IPs with a Host Istio does not know", with(istioStrict, "kong-ingress.yaml", "host-header-other.yaml"), "MG001", 1, SeverityError,
 			[]string{"konghq.com/host-header: echo.shop.svc.cluster.local"}},
-		{"near miss: Pod IPs with the Service's Host (Istio routes by Host)", with(istioStrict, "kong-ingress.yaml", "host-header-only.yaml"), "MG001", 0, "", nil},
+		{"Pod IPs, host-header while KIC preserves the client's Host", with(istioStrict, "kong-ingress.yaml", "host-header-only.yaml"), "MG001", 1, SeverityError,
+			[]string{"konghq.com/host-header: echo.shop.svc.cluster.local", `konghq.com/preserve-host: "false" on Ingress/shop/echo`}},
+		{"Pod IPs, preserve-host false alone: Kong sends the Pod IP", with(istioStrict, "kong-ingress-no-preserve-host.yaml"), "MG001", 1, SeverityError,
+			[]string{"konghq.com/host-header: echo.shop.svc.cluster.local"}},
+		{"near miss: Pod IPs with the Service's Host (Istio routes by Host)", with(istioStrict, "kong-ingress-no-preserve-host.yaml", "host-header-only.yaml"), "MG001", 0, "", nil},
+		{"near miss: HTTPRoute, Pod IPs with the Service's Host", with(istioStrict, "kong-httproute-no-preserve-host.yaml", "host-header-only.yaml"), "MG001", 0, "", nil},
 		{"near miss: nginx Ingress", with(istioStrict, "nginx-ingress.yaml"), "MG001", 0, "", nil},
 		{"near miss: service-upstream fix", istioFixed, "MG001", 0, "", nil},
 
@@ -127,6 +132,7 @@ func TestRules(t *testing.T) {
 		{"KongClusterPlugin", with(istioFixed, "ra-echo.yaml", "kong-jwt-cluster-plugin.yaml"), "MG010", 1, SeverityError, []string{"KongClusterPlugin/jwt-auth"}},
 		{"audience differs", with(istioFixed, "ra-echo.yaml", "kong-oidc-aud-mismatch.yaml"), "MG010", 1, SeverityError, []string{"audience"}},
 		{"near miss: same issuer", with(istioFixed, "ra-echo.yaml", "kong-jwt-same-issuer.yaml"), "MG010", 0, "", nil},
+		{"near miss: issuer only in a kongCredType Secret (KIC ignores it)", with(istioStrict, "service-upstream.yaml", "ra-echo.yaml", "kong-jwt-credtype.yaml"), "MG010", 0, "", nil},
 		{"near miss: same audience", with(istioFixed, "ra-echo.yaml", "kong-oidc-aud-match.yaml"), "MG010", 0, "", nil},
 
 		{"DestinationRule DISABLE", with(istioStrict, "dr-disable.yaml"), "MG011", 1, SeverityError, []string{"DestinationRule/shop/echo", "plaintext", "ISTIO_MUTUAL"}},
@@ -164,8 +170,15 @@ func TestRules(t *testing.T) {
 		{"service-upstream without host-header, PERMISSIVE", with(istioPerm, "kong-ingress.yaml", "service-upstream-no-host.yaml"), "MG015", 1, SeverityWarning,
 			[]string{"silently unencrypted"}},
 		{"near miss: host-header set", istioFixed, "MG015", 0, "", nil},
-		{"host-header naming something else", with(istioStrict, "kong-ingress.yaml", "service-upstream-other-host.yaml"), "MG015", 1, SeverityError, nil},
-		{"near miss: preserve-host false", with(istioStrict, "kong-ingress-no-preserve-host.yaml", "service-upstream-no-host.yaml"), "MG015", 0, "", nil},
+		{"host-header naming something else", with(istioStrict, "kong-ingress-no-preserve-host.yaml", "service-upstream-other-host.yaml"), "MG015", 1, SeverityError,
+			[]string{"Host: api.example.com"}},
+		{"host-header alone: KIC preserves the client's Host", with(istioStrict, "kong-ingress.yaml", "service-upstream.yaml"), "MG015", 1, SeverityError,
+			[]string{"ignores konghq.com/host-header", `konghq.com/preserve-host: "false" on Ingress/shop/echo`, "konghq.com/host-header: echo.shop.svc.cluster.local"}},
+		{"host-header alone on an HTTPRoute", with(istioStrict, "kong-httproute.yaml", "service-upstream.yaml"), "MG015", 1, SeverityError,
+			[]string{"HTTPRoute/shop/echo", "preserve_host=true"}},
+		{"near miss: HTTPRoute with both", with(istioStrict, "kong-httproute-no-preserve-host.yaml", "service-upstream.yaml"), "MG015", 0, "", nil},
+		// Kong then sends the target's name, <svc>.<ns>.svc:<port>, which Istio knows.
+		{"near miss: preserve-host false with service-upstream", with(istioStrict, "kong-ingress-no-preserve-host.yaml", "service-upstream-no-host.yaml"), "MG015", 0, "", nil},
 		{"near miss: Kong outside Istio (MG007's)", with(istioStrict, "kong-ingress.yaml", "service-upstream-no-host.yaml", "kong-istio-uninjected.yaml"), "MG015", 0, "", nil},
 		{"near miss: Kuma backend", with(kumaStrict, "podip-kuma-service-upstream.yaml"), "MG015", 0, "", nil},
 
@@ -177,6 +190,9 @@ func TestRules(t *testing.T) {
 		{"near miss: waypoint for all traffic", with(ambientShop, "ambient-waypoint-all.yaml", "kong-ingress.yaml"), "MG016", 0, "", nil},
 		{"near miss: Service opts out of the waypoint", with(ambientShop, "ambient-waypoint.yaml", "kong-ingress.yaml", "ambient-service-no-waypoint.yaml"), "MG016", 0, "", nil},
 		{"near miss: sidecar mode", with(istioStrict, "kong-ingress.yaml"), "MG016", 0, "", nil},
+		{"credential typed by kongCredType", []string{"kong-jwt-credtype.yaml"}, "MG017", 1, SeverityError,
+			[]string{"Secret/shop/bob-jwt", "KongConsumer/shop/bob", "removed in 3.2.0", "label it konghq.com/credential: jwt"}},
+		{"near miss: labelled, kongCredType left behind", []string{"kong-jwt-credtype-labelled.yaml"}, "MG017", 0, "", nil},
 	}
 	covered := map[string][2]bool{}
 	for _, tc := range tests {

@@ -50,6 +50,7 @@ type RequestResult struct {
 	Error     string  `json:"error,omitempty"`
 	Pod       string  `json:"pod,omitempty"`  // the echo backend pod that answered
 	XFCC      string  `json:"xfcc,omitempty"` // X-Forwarded-Client-Cert the backend received
+	Host      string  `json:"host,omitempty"` // the Host header the backend received
 	LatencyMS float64 `json:"latencyMs"`
 }
 
@@ -90,6 +91,7 @@ func (r TrafficReport) Summary() string {
 // EchoReply is the part of the echo backend's JSON answer the probes read.
 type EchoReply struct {
 	Pod     string
+	Host    string // the Host header as the backend received it
 	Headers http.Header
 }
 
@@ -161,6 +163,7 @@ func one(ctx context.Context, hc *http.Client, spec TrafficSpec, seq int, decode
 		} else {
 			res.Pod = echo.Pod
 			res.XFCC = echo.Headers.Get("X-Forwarded-Client-Cert")
+			res.Host = echo.Host
 		}
 	}
 	return res
@@ -216,5 +219,5 @@ func DecodeEchoJSON(body []byte) (EchoReply, error) {
 	if r.PodNamespace != "" && pod != "" {
 		pod = r.PodNamespace + "/" + pod
 	}
-	return EchoReply{Pod: pod, Headers: http.Header(r.Headers)}, nil
+	return EchoReply{Pod: pod, Host: r.Host, Headers: http.Header(r.Headers)}, nil
 }

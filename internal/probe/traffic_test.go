@@ -58,7 +58,8 @@ func TestTrafficClassifiesOutcomes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			xfcc := http.Header{"X-Forwarded-Client-Cert": {xfccIstio}}
-			rep, err := Traffic(context.Background(), hc, TrafficSpec{URL: tc.url, N: 3, Timeout: 300 * time.Millisecond, Header: xfcc}, DecodeEchoJSON)
+			rep, err := Traffic(context.Background(), hc, TrafficSpec{URL: tc.url, Host: "order-service.api-system.svc.cluster.local:8080",
+				N: 3, Timeout: 300 * time.Millisecond, Header: xfcc}, DecodeEchoJSON)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,6 +72,9 @@ func TestTrafficClassifiesOutcomes(t *testing.T) {
 				}
 				if rep.Requests[0].XFCC != xfccIstio {
 					t.Errorf("XFCC echoed %q", rep.Requests[0].XFCC)
+				}
+				if h := rep.Requests[0].Host; h != "order-service.api-system.svc.cluster.local:8080" {
+					t.Errorf("the backend's Host recorded as %q, want the one sent", h)
 				}
 			}
 		})
