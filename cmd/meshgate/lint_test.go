@@ -45,7 +45,7 @@ func TestLintExitCodes(t *testing.T) {
 		{"bad fail-on", []string{"lint", "--fail-on", "info", "-f", "-"}, "", 2, nil, []string{"--fail-on"}},
 		{"files and cluster together", []string{"lint", "-f", "-", "--context", "x"}, "", 2, nil, []string{"not both"}},
 		{"-n places Helm output", []string{"lint", "-n", "shop", "-f", lintData + "kuma-strict-base.yaml", "-f", "-"},
-			"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: echo}\n" +
+			"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {kuma.io/sidecar-injection: disabled}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: echo}\n" +
 				"spec: {selector: {matchLabels: {app: echo}}, template: {metadata: {labels: {app: echo, kuma.io/sidecar-injection: enabled}}, " +
 				"spec: {containers: [{name: e, image: e}]}}}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: echo}\n" +
 				"spec: {selector: {app: echo}, ports: [{port: 8080}]}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: echo}\n" +

@@ -113,14 +113,34 @@ func (m *Model) kumaNamespace(ns string) bool {
 }
 
 // kumaInjected reports whether Kuma injects a sidecar into pods with these
-// labels and annotations in ns (pod label overrides the namespace).
+// labels and annotations in ns. Kuma's injector is called through two
+// webhooks (kuma chart 2.14.3 templates/cp-webhooks-and-secrets.yaml): one
+// for namespaces labelled kuma.io/sidecar-injection enabled or "true", one
+// for pods labelled enabled in a namespace that has the label with any
+// value. Once called, the pod's own label or annotation wins over the
+// namespace's (kumahq/kuma webhooks/injector/precheck.go).
 func (m *Model) kumaInjected(ns string, labels, annotations map[string]string) bool {
+	if !m.kumaWebhookCalled(ns, labels) {
+		return false
+	}
 	for _, v := range []string{labels[lblKumaInjection], annotations[lblKumaInjection]} {
 		if v != "" {
 			return truthy(v)
 		}
 	}
 	return m.kumaNamespace(ns)
+}
+
+// kumaWebhookCalled: does the API server send a pod with these labels in ns
+// to Kuma's injector at all? A namespace missing from the inputs is given the
+// benefit of the doubt.
+func (m *Model) kumaWebhookCalled(ns string, labels map[string]string) bool {
+	nsObj := m.Get(kNamespace, "", ns)
+	if nsObj == nil {
+		return true
+	}
+	v, has := nsObj.Labels[lblKumaInjection]
+	return v == "enabled" || v == "true" || (has && labels[lblKumaInjection] == "enabled")
 }
 
 func (m *Model) kumaMeshName(ns string, labels, annotations map[string]string) string {

@@ -84,7 +84,7 @@ func Rules() []Rule {
 		rulePodIP(), ruleAutoAnnotation(), ruleBridgeName(), ruleBridgeTarget(), ruleBridgePort(),
 		ruleKumaGatewayAnnotation(), ruleIstioGatewayInjection(), ruleKumaNoPermission(),
 		ruleTokenOptional(), ruleJWTMismatch(), ruleDestinationRuleTLS(), rulePermissive(),
-		ruleDoubleRetries(), ruleTimeoutBudget(), ruleHostHeader(), ruleWaypointBypass(), ruleKongCredType(),
+		ruleDoubleRetries(), ruleTimeoutBudget(), ruleHostHeader(), ruleWaypointBypass(), ruleKongCredType(), ruleKumaPodLabelIgnored(),
 	}
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
 	return rules

@@ -190,6 +190,13 @@ func TestRules(t *testing.T) {
 		{"near miss: waypoint for all traffic", with(ambientShop, "ambient-waypoint-all.yaml", "kong-ingress.yaml"), "MG016", 0, "", nil},
 		{"near miss: Service opts out of the waypoint", with(ambientShop, "ambient-waypoint.yaml", "kong-ingress.yaml", "ambient-service-no-waypoint.yaml"), "MG016", 0, "", nil},
 		{"near miss: sidecar mode", with(istioStrict, "kong-ingress.yaml"), "MG016", 0, "", nil},
+
+		{"pod label in an unlabelled namespace", []string{"kuma-pod-label-unlabelled-ns.yaml"}, "MG018", 1, SeverityError,
+			[]string{"Deployment/shop/echo", "namespace shop has no kuma.io/sidecar-injection", "label namespace shop kuma.io/sidecar-injection: disabled"}},
+		{"near miss: namespace labelled disabled, pod opts in", []string{"podip-kuma-pod-injection.yaml"}, "MG018", 0, "", nil},
+		{"near miss: namespace labelled enabled", with(kumaStrict, "podip-kuma-auto.yaml"), "MG018", 0, "", nil},
+		{"near miss: namespace not in the inputs", []string{"kuma-pod-label-only.yaml"}, "MG018", 0, "", nil},
+		{"no MG001 where no sidecar is injected", with(kumaStrict, "kuma-pod-label-unlabelled-ns.yaml"), "MG001", 0, "", nil},
 		{"credential typed by kongCredType", []string{"kong-jwt-credtype.yaml"}, "MG017", 1, SeverityError,
 			[]string{"Secret/shop/bob-jwt", "KongConsumer/shop/bob", "removed in 3.2.0", "label it konghq.com/credential: jwt"}},
 		{"near miss: labelled, kongCredType left behind", []string{"kong-jwt-credtype-labelled.yaml"}, "MG017", 0, "", nil},
