@@ -69,7 +69,7 @@ needs the source tree and Go (which building meshgate's images needs anyway).`,
 		},
 	}
 	f.register(cmd.Flags())
-	cmd.Flags().Lookup("mesh").Usage = "run only this mesh's suite: kuma or istio (default: every mesh with scenarios)"
+	cmd.Flags().Lookup("mesh").Usage = "run only this mesh's suite: kuma, istio or istio-ambient (default: every mesh with scenarios)"
 	cmd.Flags().Lookup("out").Usage = "run folder (default reports/out/<UTC time>); each mesh writes a subfolder"
 	cmd.Flags().StringVar(&scenario, "scenario", "", "run only this scenario (its ID, e.g. kuma-podip-502); implies its mesh")
 	return cmd
