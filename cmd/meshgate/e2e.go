@@ -201,7 +201,7 @@ type suiteRun struct {
 // attaches to env (it neither creates nor deletes the cluster) and Ginkgo
 // writes its JUnit and JSON reports into the run folder.
 func goTestArgs(s suiteRun) []string {
-	args := []string{"test", "./suites/" + s.Mesh, "-count=1", "-timeout=120m", "-v", "-args",
+	args := []string{"test", "./suites/" + suiteDir(s.Mesh), "-count=1", "-timeout=120m", "-v", "-args",
 		"-ginkgo.v",
 		"-ginkgo.junit-report=" + filepath.Join(s.Out, "junit.xml"),
 		"-ginkgo.json-report=" + filepath.Join(s.Out, "ginkgo.json"),
@@ -216,6 +216,14 @@ func goTestArgs(s suiteRun) []string {
 		args = append(args, "-ginkgo.label-filter="+s.Scenario)
 	}
 	return args
+}
+
+// suiteDir is the suites/ folder of a mesh flavour.
+func suiteDir(mesh string) string {
+	if mesh == cluster.MeshIstioAmbient {
+		return "ambient"
+	}
+	return mesh
 }
 
 // goTestSuite runs the suite with `go test` from the module root. Ginkgo
