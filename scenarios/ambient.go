@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -202,7 +203,7 @@ func ztunnelPods(ctx context.Context, rt *Runtime, o istiofx.Options) ([]string,
 		for _, z := range zt.Items {
 			if z.Spec.NodeName == b.Spec.NodeName && z.Status.PodIP != "" {
 				found = true
-				if !containsString(out, z.Name) {
+				if !slices.Contains(out, z.Name) {
 					out = append(out, z.Name)
 				}
 			}
@@ -212,15 +213,6 @@ func ztunnelPods(ctx context.Context, rt *Runtime, o istiofx.Options) ([]string,
 		}
 	}
 	return out, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type ztunnelSnapshot map[string]*probe.SidecarMetrics
