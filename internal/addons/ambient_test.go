@@ -69,6 +69,21 @@ func TestAmbientValues(t *testing.T) {
 	}
 }
 
+func TestAmbientInstallSteps(t *testing.T) {
+	steps, err := MeshSteps(testMatrix(t), Options{Mesh: cluster.MeshIstioAmbient}, DefaultTimeouts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range steps {
+		names = append(names, s.Name)
+	}
+	// --use-installed-mesh drops the step named after the mesh.
+	if want := []string{"gateway-api-crds", "kong-namespace", cluster.MeshIstioAmbient, "kong"}; !slices.Equal(names, want) {
+		t.Errorf("steps %v, want %v", names, want)
+	}
+}
+
 func TestAmbientImagesAndKongNamespace(t *testing.T) {
 	imgs := UpstreamImages(testMatrix(t), cluster.MeshIstioAmbient, "")
 	for _, want := range []string{"istio/install-cni:1.31.1", "istio/ztunnel:1.31.1", "istio/pilot:1.31.1", "istio/proxyv2:1.31.1"} {
@@ -238,6 +253,13 @@ func TestAmbientChartsOnAPIServer(t *testing.T) {
 	}
 	kubetest.ApplySets(t, env, sets)
 	ctx := context.Background()
+	c, err := Client(&cluster.Env{REST: env.Config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found, err := InstalledMeshes(ctx, c); err != nil || !slices.Equal(found, []string{cluster.MeshIstioAmbient}) {
+		t.Errorf("InstalledMeshes = %v, %v; want [istio-ambient]: Istio's CRDs with a ztunnel DaemonSet", found, err)
+	}
 	for _, chk := range AmbientChecks(env.Client) {
 		ok, seen, err := chk.Ready(ctx)
 		if ok || err != nil {
