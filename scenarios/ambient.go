@@ -85,8 +85,9 @@ func ambientL4(r *istioRun) Scenario {
 			Name:        "verify: Kong enrolled, Pod IPs under STRICT, every request 200 over ztunnel mTLS",
 			Description: "istio_tcp_connections_opened_total on the backend's node (reporter destination) counts only mutual_tls from " + kong,
 			Apply:       r.set(ambientfx.VariantL4),
-			Probes:      []Probe{r.buildProbe(), removeJWTPolicies(r.opts), kongTargetsProbe(r.opts, true), ztunnelTrafficProbe(r.opts, "kong-to-order-service")},
+			Probes:      []Probe{r.buildProbe(), removeJWTPolicies(r.opts), kongEnrolledProbe(), kongTargetsProbe(r.opts, true), ztunnelTrafficProbe(r.opts, "kong-to-order-service")},
 			Expect: []Expectation{
+				kongEnrolled(),
 				targetsArePodIPs(true),
 				serviceUpstreamAnnotated(r.opts, false),
 				allOK("kong-to-order-service"),
@@ -118,8 +119,9 @@ func ambientBypass(r *istioRun) Scenario {
 			Name:        "reproduce: a token-less request reaches order-service past the waypoint",
 			Description: "preconditions: Kong targets Pod IPs, the waypoint is programmed and serves Services only, the namespace uses it, the policies target it",
 			Apply:       r.set(ambientfx.VariantWaypointBypass),
-			Probes:      []Probe{r.buildProbe(), kongTargetsProbe(r.opts, true), waypointProbe(r.opts), r.bypassProbe()},
+			Probes:      []Probe{r.buildProbe(), kongEnrolledProbe(), kongTargetsProbe(r.opts, true), waypointProbe(r.opts), r.bypassProbe()},
 			Expect: []Expectation{
+				kongEnrolled(),
 				targetsArePodIPs(true),
 				serviceUpstreamAnnotated(r.opts, false),
 				waypointFacts(false),
@@ -139,7 +141,7 @@ func ambientFix(r *istioRun, id string) Scenario {
 		variant, podIP, forAll = ambientfx.VariantWaypointAll, true, true
 		desc = "fix 2: the waypoint takes workload traffic too (istio.io/waypoint-for: all, the namespace's pods use it): Kong keeps Pod IPs and the JWT table holds."
 	}
-	exp := []Expectation{targetsArePodIPs(podIP), waypointFacts(forAll)}
+	exp := []Expectation{kongEnrolled(), targetsArePodIPs(podIP), waypointFacts(forAll)}
 	for _, row := range JWTRows(PolicyClaims) {
 		exp = append(exp, jwtRowHolds(row))
 	}
@@ -152,7 +154,7 @@ func ambientFix(r *istioRun, id string) Scenario {
 			Name:        "verify: the JWT table through the waypoint",
 			Description: "every row: status, answering layer (the waypoint's jwt_authn and RBAC), what reached order-service",
 			Apply:       r.set(variant),
-			Probes:      []Probe{r.buildProbe(), kongTargetsProbe(r.opts, podIP), waypointProbe(r.opts), r.jwtTableProbe(PolicyClaims)},
+			Probes:      []Probe{r.buildProbe(), kongEnrolledProbe(), kongTargetsProbe(r.opts, podIP), waypointProbe(r.opts), r.jwtTableProbe(PolicyClaims)},
 			Expect:      exp,
 		}},
 	}
@@ -311,6 +313,20 @@ func withKongEnrolled(enrolled bool, inner Probe) Probe {
 		restoreCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
 		return errors.Join(err, set(restoreCtx, rt, true))
+	}}
+}
+
+const detailKongEnrolled = "kongNamespaceDataplaneMode"
+
+// kongEnrolledProbe records Kong's namespace's istio.io/dataplane-mode: the
+// stack sets it for istio-ambient; on a cluster set up by hand it may not be.
+func kongEnrolledProbe() Probe {
+	return Probe{Name: "Kong's namespace enrolment", Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
+		var ns corev1.Namespace
+		if err := rt.Client.Get(ctx, client.ObjectKey{Name: cluster.KongNamespace}, &ns); err != nil {
+			return fmt.Errorf("reading namespace %s: %w", cluster.KongNamespace, err)
+		}
+		return ev.SetDetail(detailKongEnrolled, ns.Labels[ambientfx.LabelDataplaneMode])
 	}}
 }
 

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/probe"
 )
 
@@ -51,6 +52,21 @@ func ztunnelNoMTLSFrom(id string) Expectation {
 			if c.SecurityPolicy == probe.MutualTLS && c.SourcePrincipal == id {
 				return fmt.Errorf("%v mTLS connections from %s: Kong is still enrolled (did the CNI agent see the label change?)", c.Count, id)
 			}
+		}
+		return nil
+	}}
+}
+
+// kongEnrolled: Kong's namespace is in ambient, so ztunnel on Kong's node
+// captures its upstream connections (mTLS, and the waypoint for Services).
+func kongEnrolled() Expectation {
+	return Expectation{Name: "Kong's namespace is enrolled (istio.io/dataplane-mode: ambient)", Kind: Precondition, Check: func(ev *Evidence) error {
+		mode, err := detail[string](ev, detailKongEnrolled)
+		if err != nil {
+			return err
+		}
+		if mode != "ambient" {
+			return fmt.Errorf("namespace %s has istio.io/dataplane-mode %q: Kong's traffic is not captured by ztunnel; label it ambient (meshgate up --mesh istio-ambient does)", cluster.KongNamespace, mode)
 		}
 		return nil
 	}}

@@ -85,6 +85,10 @@ func newFakeAmbient(t *testing.T) *fakeAmbient {
 			t.Fatal(err)
 		}
 	}
+	kong := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cluster.KongNamespace, Labels: map[string]string{"istio.io/dataplane-mode": "ambient"}}}
+	if err := f.c.Create(ctx, kong); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -139,6 +143,12 @@ func TestAmbientL4AgainstAFake(t *testing.T) {
 	}{
 		{"plaintext at the backend's ztunnel", func(f *fakeAmbient) { f.plaintext = true }, "not mTLS from " + cluster.KongSPIFFEID(IstioTrustDomain)},
 		{"Kong answers 502", func(f *fakeAmbient) { f.status = 502 }, "opened no connection"},
+		{"Kong not enrolled", func(f *fakeAmbient) {
+			ns := &corev1.Namespace{}
+			_ = f.c.Get(context.Background(), client.ObjectKey{Name: cluster.KongNamespace}, ns)
+			ns.Labels = nil
+			_ = f.c.Update(context.Background(), ns)
+		}, "is not captured by ztunnel"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
