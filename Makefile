@@ -24,7 +24,7 @@ help: ## list the targets
 test: envtest-assets ## unit, envtest, local nginx and browser checks; Docker suites skip with their reason
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(GO) test -json $(GOTESTFLAGS) ./... | $(GO) run ./hack/testsummary
 
-e2e: ## the main job: doctor, a kind cluster per mesh, the suites (MESH=kuma|istio, SCENARIO=id, KEEP=1), reports in $(OUT)
+e2e: ## the main job: doctor, a kind cluster per mesh, the suites (MESH=kuma|istio|istio-ambient, SCENARIO=id, KEEP=1), reports in $(OUT)
 	$(GO) run ./cmd/meshgate e2e $(if $(MESH),--mesh $(MESH)) $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(KEEP),--keep) --out $(OUT) $(E2EFLAGS)
 
 e2e-edge: ## edge mTLS suites in containers (Kong, NGINX, Envoy); needs Docker

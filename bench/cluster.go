@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -37,7 +39,7 @@ const (
 // ClusterOptions place the bench objects. Zero fields take the defaults in
 // NewClusterPlan.
 type ClusterOptions struct {
-	Mesh          string // cluster.MeshKuma or cluster.MeshIstio
+	Mesh          string // one of cluster.Meshes
 	Namespace     string // plain namespace: baseline echo, plain loadgen, plain Kong
 	MeshNamespace string // meshed namespace: echo and loadgen with sidecars
 	EchoName      string // Deployment/Service name of the echo backend in both
@@ -84,8 +86,8 @@ const PodIPHost = "pod-ip"
 
 // NewClusterPlan fills defaults and plans the modes for o.Mesh.
 func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
-	if o.Mesh != cluster.MeshKuma && o.Mesh != cluster.MeshIstio {
-		return ClusterPlan{}, fmt.Errorf("--mesh %q: want %s or %s", o.Mesh, cluster.MeshKuma, cluster.MeshIstio)
+	if !slices.Contains(cluster.Meshes, o.Mesh) {
+		return ClusterPlan{}, fmt.Errorf("--mesh %q: want one of %s", o.Mesh, strings.Join(cluster.Meshes, ", "))
 	}
 	def := func(s *string, v string) {
 		if *s == "" {
@@ -131,6 +133,9 @@ func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
 			jwt.Header = http.Header{"Authorization": {"Bearer " + o.JWTToken}}
 		}
 		p.Modes = append(p.Modes, jwt)
+	} else if o.Mesh == cluster.MeshIstioAmbient {
+		p.Modes = append(p.Modes, p.ambientModes(path)...)
+		p.Skipped[ModeKongMeshJWT] = "in ambient mode the JWT hop is the waypoint's; measured as the waypoint modes without a policy, the JWT filter's own cost is not measured yet"
 	} else {
 		p.Skipped[ModeKongMeshJWT] = "Kuma has no JWT policy in its open-source edition; the JWT hop is measured on Istio only"
 	}
@@ -177,6 +182,8 @@ func (p ClusterPlan) loadgenPod(kind string) *corev1.Pod {
 		case cluster.MeshKuma:
 			labels["kuma.io/sidecar-injection"] = "enabled"
 			annotations["traffic.kuma.io/exclude-inbound-ports"] = port
+		case cluster.MeshIstioAmbient:
+			ambientLoadgen(labels)
 		}
 	} else {
 		labels["sidecar.istio.io/inject"] = "false"

@@ -23,6 +23,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/meshgate/meshgate/fixtures"
+	ambientfx "github.com/meshgate/meshgate/fixtures/ambient"
 	"github.com/meshgate/meshgate/fixtures/kong"
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/kube"
@@ -46,6 +47,8 @@ func (p ClusterPlan) BackendObjects() []any {
 		meshNS.Labels["kuma.io/sidecar-injection"] = "enabled"
 	case cluster.MeshIstio:
 		meshNS.Labels["istio-injection"] = "enabled"
+	case cluster.MeshIstioAmbient:
+		meshNS.Labels[ambientfx.LabelDataplaneMode] = ambientfx.DataplaneAmbient
 	}
 	objs := []any{plainNS, meshNS}
 	for _, ns := range []string{o.Namespace, o.MeshNamespace} {
@@ -72,7 +75,11 @@ func (p ClusterPlan) BackendObjects() []any {
 		// sends the Service's host-header only then.
 		meshRoute.Annotations[kong.PreserveHostAnnotation] = "false"
 	}
-	return append(objs, p.ingress(o.Namespace, "bench-plain", "/bench/plain", o.EchoName, int32(o.EchoPort)), meshRoute)
+	objs = append(objs, p.ingress(o.Namespace, "bench-plain", "/bench/plain", o.EchoName, int32(o.EchoPort)), meshRoute)
+	if o.Mesh == cluster.MeshIstioAmbient {
+		objs = append(objs, p.ambientObjects()...)
+	}
+	return objs
 }
 
 func (p ClusterPlan) echo(ns string) (*appsv1.Deployment, *corev1.Service) {
@@ -99,9 +106,11 @@ func (p ClusterPlan) echo(ns string) (*appsv1.Deployment, *corev1.Service) {
 		ObjectMeta: metav1.ObjectMeta{Name: o.EchoName, Namespace: ns, Labels: lbl},
 		Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{
 			Name: "http", Port: int32(o.EchoPort), TargetPort: intstr.FromInt(o.EchoPort), AppProtocol: ptr.To("http")}}}}
-	if ns == o.MeshNamespace && o.Mesh == cluster.MeshIstio {
-		svc.Annotations = map[string]string{kong.ServiceUpstreamAnnotation: "true",
-			kong.HostHeaderAnnotation: fmt.Sprintf("%s.%s.svc.cluster.local", o.EchoName, ns)}
+	if ns == o.MeshNamespace && cluster.IsIstio(o.Mesh) {
+		svc.Annotations = map[string]string{kong.ServiceUpstreamAnnotation: "true"}
+		if o.Mesh == cluster.MeshIstio { // the sidecar routes by Host; ztunnel does not
+			svc.Annotations[kong.HostHeaderAnnotation] = fmt.Sprintf("%s.%s.svc.cluster.local", o.EchoName, ns)
+		}
 	}
 	return dep, svc
 }
@@ -133,6 +142,9 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 		return nil, err
 	}
 	if err := applyAll(ctx, cs, p.BackendObjects()); err != nil {
+		return nil, err
+	}
+	if err := applyWaypoint(ctx, env.REST, p); err != nil {
 		return nil, err
 	}
 	loaders := map[string]Loader{}

@@ -43,6 +43,7 @@ type fakeIstio struct {
 	routeAnn  map[string]string // the applied HTTPRoute's annotations
 	xfccURI   string            // the URI order-service's sidecar puts in XFCC
 	plaintext bool              // a sidecar that lets plaintext through, counted as connection_security_policy="none"
+	l4Only    bool              // ambient: ztunnel carries any Host, no sidecar routes by it
 	status    int               // forces the proxy's answer when not 200
 	// noPreserveHost applies the HTTPRoute without konghq.com/preserve-host,
 	// as the fixtures did before: KIC then keeps preserve_host=true.
@@ -146,7 +147,7 @@ func (f *fakeIstio) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	host := kong.SendsHost(f.routeAnn, f.serviceAnnotations(), r.Host, target)
 	status := f.status
-	if status == 200 && !istioKnows(host) && !f.plaintext {
+	if status == 200 && !istioKnows(host) && !f.plaintext && !f.l4Only {
 		status = 502 // PassthroughCluster, plaintext: STRICT resets it
 	}
 	if status == 200 {

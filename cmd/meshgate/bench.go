@@ -36,7 +36,7 @@ var localDefaults = map[string]string{"duration": "5s", "warmup": "1s", "connect
 func newBenchCmd(a *app) *cobra.Command {
 	f := benchFlags{opts: bench.DefaultOptions(), gate: bench.DefaultGate()}
 	cmd := &cobra.Command{
-		Use:   "bench (--local | --mesh kuma|istio) [--out DIR] [--compare OLD.json]",
+		Use:   "bench (--local | --mesh kuma|istio|istio-ambient) [--out DIR] [--compare OLD.json]",
 		Short: "Measure the latency each hop adds, with vegeta",
 		Long: `bench measures latency overhead per hop the way Istio publishes it: vegeta's
 library at a constant rate (open model) over a fixed number of keep-alive
@@ -49,7 +49,8 @@ rejected, named, and left out.
 --local: the echo backend on 127.0.0.1 direct (baseline) versus through a
 proxy hop (nginx when installed, else Go's reverse proxy). Defaults there:
 --duration 5s --warmup 1s --connections 16.
---mesh kuma|istio: modes baseline, kong, mesh, kong-mesh, kong-mesh-jwt on a
+--mesh kuma|istio|istio-ambient: modes baseline, kong, mesh, kong-mesh, kong-mesh-jwt
+(istio; istio-ambient has mesh-waypoint and kong-mesh-waypoint instead) on a
 kind cluster, from a load generator pod on the node labelled
 meshgate.io/role=loadgen (needs Docker).
 --compare OLD: gate this run (or --in DIR) against an older summary; exit 1
@@ -68,7 +69,7 @@ vegeta report reads.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.local, "local", false, "run on loopback: echo backend direct vs through a local proxy hop")
-	fl.StringVar(&f.mesh, "mesh", "", "run on a kind cluster with this mesh: kuma or istio")
+	fl.StringVar(&f.mesh, "mesh", "", "run on a kind cluster with this mesh: kuma, istio or istio-ambient")
 	fl.StringVar(&f.out, "out", "", "run folder to write (default reports/out/bench-<UTC time>)")
 	fl.StringVar(&f.in, "in", "", "use this existing run folder instead of attacking (with --compare)")
 	fl.StringVar(&f.compare, "compare", "", "gate against this older summary.json (or its run folder)")
@@ -104,7 +105,7 @@ func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) err
 		}
 	}
 	if modes != 1 {
-		return &exitError{code: 2, err: errors.New("choose one of --local, --mesh kuma|istio, or --in DIR (with --compare)")}
+		return &exitError{code: 2, err: errors.New("choose one of --local, --mesh kuma|istio|istio-ambient, or --in DIR (with --compare)")}
 	}
 	if f.in != "" && f.compare == "" {
 		return &exitError{code: 2, err: errors.New("--in DIR only makes sense with --compare OLD")}

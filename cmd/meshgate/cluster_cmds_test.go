@@ -36,7 +36,7 @@ func TestPlanOverridesAndBadInput(t *testing.T) {
 		t.Errorf("overrides not in the plan (exit %d)", code)
 	}
 	code, _, errs := runCLI(t, "plan", "--mesh", "linkerd")
-	if code != 2 || !strings.Contains(errs, "choose kuma or istio") {
+	if code != 2 || !strings.Contains(errs, "choose one of kuma, istio, istio-ambient") {
 		t.Errorf("bad mesh: exit %d, %q", code, errs)
 	}
 	code, _, errs = runCLI(t, "plan", "--mesh", "kuma", "--versions", filepath.Join(t.TempDir(), "absent.yaml"))

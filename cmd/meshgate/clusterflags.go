@@ -29,7 +29,7 @@ type clusterFlags struct {
 }
 
 func (f *clusterFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.mesh, "mesh", "", "mesh to install: kuma or istio")
+	fs.StringVar(&f.mesh, "mesh", "", "mesh to install: kuma, istio (sidecars) or istio-ambient (ztunnel and waypoints)")
 	fs.StringVar(&f.name, "name", "", "kind cluster name (default meshgate-<random>)")
 	fs.BoolVar(&f.reuse, "reuse", false, "run on the kind cluster --name kept by an earlier run")
 	fs.BoolVar(&f.keep, "keep", false, "leave the cluster and what was installed in place")
@@ -79,7 +79,7 @@ func (f *clusterFlags) logger(w io.Writer) *slog.Logger {
 // stackOptions turns the flags into stack.Options.
 func (f *clusterFlags) stackOptions(log *slog.Logger) (stack.Options, error) {
 	if f.mesh == "" {
-		return stack.Options{}, fmt.Errorf("--mesh is required: kuma or istio")
+		return stack.Options{}, fmt.Errorf("--mesh is required: kuma, istio or istio-ambient")
 	}
 	m, err := f.matrix()
 	if err != nil {

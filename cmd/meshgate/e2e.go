@@ -69,7 +69,7 @@ needs the source tree and Go (which building meshgate's images needs anyway).`,
 		},
 	}
 	f.register(cmd.Flags())
-	cmd.Flags().Lookup("mesh").Usage = "run only this mesh's suite: kuma or istio (default: every mesh with scenarios)"
+	cmd.Flags().Lookup("mesh").Usage = "run only this mesh's suite: kuma, istio or istio-ambient (default: every mesh with scenarios)"
 	cmd.Flags().Lookup("out").Usage = "run folder (default reports/out/<UTC time>); each mesh writes a subfolder"
 	cmd.Flags().StringVar(&scenario, "scenario", "", "run only this scenario (its ID, e.g. kuma-podip-502); implies its mesh")
 	return cmd
@@ -201,7 +201,7 @@ type suiteRun struct {
 // attaches to env (it neither creates nor deletes the cluster) and Ginkgo
 // writes its JUnit and JSON reports into the run folder.
 func goTestArgs(s suiteRun) []string {
-	args := []string{"test", "./suites/" + s.Mesh, "-count=1", "-timeout=120m", "-v", "-args",
+	args := []string{"test", "./suites/" + suiteDir(s.Mesh), "-count=1", "-timeout=120m", "-v", "-args",
 		"-ginkgo.v",
 		"-ginkgo.junit-report=" + filepath.Join(s.Out, "junit.xml"),
 		"-ginkgo.json-report=" + filepath.Join(s.Out, "ginkgo.json"),
@@ -216,6 +216,14 @@ func goTestArgs(s suiteRun) []string {
 		args = append(args, "-ginkgo.label-filter="+s.Scenario)
 	}
 	return args
+}
+
+// suiteDir is the suites/ folder of a mesh flavour.
+func suiteDir(mesh string) string {
+	if mesh == cluster.MeshIstioAmbient {
+		return "ambient"
+	}
+	return mesh
 }
 
 // goTestSuite runs the suite with `go test` from the module root. Ginkgo

@@ -115,6 +115,8 @@ func TestE2EMeshes(t *testing.T) {
 		{"", "no-such", "", "unknown scenario"},
 		{"consul", "", "", "choose one of"},
 		{"istio", scenarios.KumaBridge, "", "runs on kuma"},
+		{"", scenarios.AmbientWaypointBypass, "istio-ambient", ""},
+		{"", "", "istio,istio-ambient,kuma", ""},
 	}
 	for _, tc := range tests {
 		got, err := e2eMeshes(tc.mesh, tc.scenario)
@@ -127,6 +129,13 @@ func TestE2EMeshes(t *testing.T) {
 		if err != nil || strings.Join(got, ",") != tc.want {
 			t.Errorf("e2eMeshes(%q, %q) = %v, %v; want %s", tc.mesh, tc.scenario, got, err, tc.want)
 		}
+	}
+}
+
+func TestAmbientSuiteFolder(t *testing.T) {
+	args := strings.Join(goTestArgs(suiteRun{Mesh: cluster.MeshIstioAmbient, Out: "o", Env: &cluster.Env{}}), " ")
+	if !strings.Contains(args, "test ./suites/ambient -count=1") {
+		t.Errorf("go %s: want the ambient suite folder", args)
 	}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,8 +26,8 @@ applies itself (Gateway API CRDs, Kong's namespace, the scenarios' fixtures).`,
 		Example: "  meshgate plan --mesh kuma\n  meshgate plan --mesh istio --full --set charts.istiod.path=./istiod-1.31.1.tgz",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.mesh != cluster.MeshKuma && f.mesh != cluster.MeshIstio {
-				return &exitError{code: 2, err: fmt.Errorf("--mesh %q: choose kuma or istio", f.mesh)}
+			if !slices.Contains(cluster.Meshes, f.mesh) {
+				return &exitError{code: 2, err: fmt.Errorf("--mesh %q: choose one of %s", f.mesh, strings.Join(cluster.Meshes, ", "))}
 			}
 			m, err := f.matrix()
 			if err != nil {
@@ -64,7 +66,7 @@ applies itself (Gateway API CRDs, Kong's namespace, the scenarios' fixtures).`,
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&f.mesh, "mesh", "", "kuma or istio")
+	fs.StringVar(&f.mesh, "mesh", "", "kuma, istio or istio-ambient")
 	f.registerVersions(fs)
 	fs.BoolVar(&full, "full", false, "print rendered charts and long manifests in full")
 	fs.BoolVar(&online, "online", false, "pull charts from their repositories to render them (default: only local or cached charts)")

@@ -132,5 +132,18 @@ func InstalledMeshes(ctx context.Context, c client.Client) ([]string, error) {
 	if len(found) == 2 && found[0] > found[1] {
 		found[0], found[1] = found[1], found[0]
 	}
+	// Both Istio flavours install the same CRDs; ztunnel tells them apart.
+	for i, m := range found {
+		if m != cluster.MeshIstio {
+			continue
+		}
+		err := c.Get(ctx, client.ObjectKey{Namespace: IstioNamespace, Name: ZtunnelName}, &appsv1.DaemonSet{})
+		switch {
+		case err == nil:
+			found[i] = cluster.MeshIstioAmbient
+		case client.IgnoreNotFound(err) != nil:
+			return nil, fmt.Errorf("look for DaemonSet %s/%s: %w", IstioNamespace, ZtunnelName, err)
+		}
+	}
 	return found, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -24,7 +25,12 @@ const (
 	ChartKuma      = "kuma"
 	ChartIstioBase = "istio-base"
 	ChartIstiod    = "istiod"
+	ChartIstioCNI  = "istio-cni"
+	ChartZtunnel   = "ztunnel"
 )
+
+// allCharts are the chart keys a matrix must hold, in install order.
+var allCharts = []string{ChartKong, ChartKuma, ChartIstioBase, ChartIstiod, ChartIstioCNI, ChartZtunnel}
 
 // Image keys in Matrix.Images.
 const (
@@ -36,7 +42,13 @@ const (
 	ImageKumaCNI        = "kuma-cni"
 	ImageIstioPilot     = "istio-pilot"
 	ImageIstioProxy     = "istio-proxy"
+	ImageIstioCNI       = "istio-install-cni"
+	ImageZtunnel        = "istio-ztunnel"
 )
+
+// allImages are the image keys a matrix must hold.
+var allImages = []string{ImageKong, ImageKongController, ImageKumaCP, ImageKumaDP, ImageKumaInit, ImageKumaCNI,
+	ImageIstioPilot, ImageIstioProxy, ImageIstioCNI, ImageZtunnel}
 
 // Matrix is every version one run uses. Load it with DefaultMatrix or
 // LoadMatrix, change it with Set, check it with Validate.
@@ -161,7 +173,7 @@ func (m Matrix) Validate() error {
 	if m.GatewayAPI.Channel != "standard" {
 		errs = append(errs, fmt.Errorf("gatewayAPI.channel is %q; only the standard channel is embedded", m.GatewayAPI.Channel))
 	}
-	for _, key := range []string{ChartKong, ChartKuma, ChartIstioBase, ChartIstiod} {
+	for _, key := range allCharts {
 		c, ok := m.Charts[key]
 		switch {
 		case !ok:
@@ -172,10 +184,10 @@ func (m Matrix) Validate() error {
 	}
 	for _, key := range sortedKeys(m.Charts) {
 		if !knownChart(key) {
-			errs = append(errs, fmt.Errorf("charts.%s is not a chart meshgate installs (known: %s, %s, %s, %s)", key, ChartKong, ChartKuma, ChartIstioBase, ChartIstiod))
+			errs = append(errs, fmt.Errorf("charts.%s is not a chart meshgate installs (known: %s)", key, strings.Join(allCharts, ", ")))
 		}
 	}
-	for _, key := range []string{ImageKong, ImageKongController, ImageKumaCP, ImageKumaDP, ImageKumaInit, ImageKumaCNI, ImageIstioPilot, ImageIstioProxy} {
+	for _, key := range allImages {
 		ref := m.Images[key]
 		if ref == "" {
 			errs = append(errs, fmt.Errorf("images.%s is missing", key))
@@ -191,13 +203,7 @@ func (m Matrix) Validate() error {
 	return nil
 }
 
-func knownChart(key string) bool {
-	switch key {
-	case ChartKong, ChartKuma, ChartIstioBase, ChartIstiod:
-		return true
-	}
-	return false
-}
+func knownChart(key string) bool { return slices.Contains(allCharts, key) }
 
 // splitImage splits "repo/name:tag" (an optional @digest kept with the tag).
 func splitImage(ref string) (repo, tag string, err error) {

@@ -154,6 +154,9 @@ func UpstreamImages(m Matrix, mesh, mirror string) []string {
 		keys = append(keys, ImageKumaCP, ImageKumaDP, ImageKumaInit, ImageKumaCNI)
 	case cluster.MeshIstio:
 		keys = append(keys, ImageIstioPilot, ImageIstioProxy)
+	case cluster.MeshIstioAmbient:
+		// proxyv2 runs the waypoints.
+		keys = append(keys, ImageIstioPilot, ImageIstioProxy, ImageIstioCNI, ImageZtunnel)
 	}
 	var out []string
 	for _, k := range keys {

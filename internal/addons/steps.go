@@ -123,6 +123,10 @@ func KongNamespaceLabels(mesh, runID string) map[string]string {
 		l["kuma.io/sidecar-injection"] = "enabled"
 	case cluster.MeshIstio:
 		l["istio-injection"] = "enabled"
+	case cluster.MeshIstioAmbient:
+		// Kong enrolled in ambient: ztunnel on Kong's node captures its
+		// upstream connections (to Pod IPs too) and wraps them in HBONE mTLS.
+		l[LabelDataplaneMode] = AmbientProfile
 	}
 	return l
 }
@@ -263,8 +267,10 @@ func MeshSteps(m Matrix, o Options, t Timeouts) ([]cluster.Step, error) {
 		steps = append(steps, InstallKuma(m, o, t))
 	case cluster.MeshIstio:
 		steps = append(steps, InstallIstio(m, o, t))
+	case cluster.MeshIstioAmbient:
+		steps = append(steps, InstallIstioAmbient(m, o, t))
 	default:
-		return nil, fmt.Errorf("mesh %q: choose %q or %q", o.Mesh, cluster.MeshKuma, cluster.MeshIstio)
+		return nil, unknownMesh(o.Mesh)
 	}
 	return append(steps, InstallKong(m, o, t)), nil
 }

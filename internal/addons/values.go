@@ -26,7 +26,7 @@ const (
 
 // Options shape the values meshgate gives the charts.
 type Options struct {
-	Mesh string // cluster.MeshKuma or cluster.MeshIstio
+	Mesh string // one of cluster.Meshes
 	// Kind selects what only works on kind: NodePort 30080/30443 for Kong's
 	// proxy, Kuma's CNI chained to kindnet.
 	Kind bool
@@ -86,14 +86,24 @@ func Releases(m Matrix, o Options) ([]Release, error) {
 		rels = append(rels,
 			release(m, ChartIstioBase, IstioBase, IstioNamespace, base),
 			release(m, ChartIstiod, IstiodRelease, IstioNamespace, istiod))
+	case cluster.MeshIstioAmbient:
+		ambient, err := ambientReleases(m, o)
+		if err != nil {
+			return nil, err
+		}
+		rels = append(rels, ambient...)
 	default:
-		return nil, fmt.Errorf("mesh %q: choose %q or %q", o.Mesh, cluster.MeshKuma, cluster.MeshIstio)
+		return nil, unknownMesh(o.Mesh)
 	}
 	kong, err := KongValues(m, o)
 	if err != nil {
 		return nil, err
 	}
 	return append(rels, release(m, ChartKong, cluster.KongRelease, cluster.KongNamespace, kong)), nil
+}
+
+func unknownMesh(mesh string) error {
+	return fmt.Errorf("mesh %q: choose one of %s", mesh, strings.Join(cluster.Meshes, ", "))
 }
 
 func release(m Matrix, key, name, ns string, ours map[string]any) Release {

@@ -20,7 +20,16 @@ const (
 
 	MeshKuma  = "kuma"
 	MeshIstio = "istio"
+	// MeshIstioAmbient is Istio in ambient mode: ztunnel and the CNI agent
+	// instead of sidecars, waypoints for L7.
+	MeshIstioAmbient = "istio-ambient"
 )
+
+// Meshes lists every mesh flavour meshgate installs.
+var Meshes = []string{MeshKuma, MeshIstio, MeshIstioAmbient}
+
+// IsIstio is true for both Istio flavours (they share istio-system).
+func IsIstio(mesh string) bool { return mesh == MeshIstio || mesh == MeshIstioAmbient }
 
 // Env is what every step sees: the cluster and where this run keeps its files.
 type Env struct {
@@ -32,7 +41,7 @@ type Env struct {
 	Log            *slog.Logger // never nil; discards unless the caller asked for progress
 
 	Provider    string // ProviderKind or ProviderExisting
-	Mesh        string // MeshKuma or MeshIstio
+	Mesh        string // MeshKuma, MeshIstio or MeshIstioAmbient
 	KubeContext string // context inside KubeconfigPath ("kind-<name>" for kind)
 	// Created is true when this run created the cluster, so Down may delete it.
 	Created bool

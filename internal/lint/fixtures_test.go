@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/meshgate/meshgate/fixtures"
+	"github.com/meshgate/meshgate/fixtures/ambient"
 	"github.com/meshgate/meshgate/fixtures/istio"
 	"github.com/meshgate/meshgate/fixtures/kuma"
 )
@@ -31,6 +32,9 @@ var fixtureExpectations = map[string][]string{
 	"kuma/negative-control-permissive": {"MG012"},
 	"istio/permissive":                 {"MG012"},
 	"istio/requestauthentication-only": {"MG009"},
+	// Ambient: the waypoint bypass is exactly MG016; Pod IPs without a
+	// waypoint (ztunnel carries mTLS) and both fixes lint clean.
+	"ambient/waypoint-bypass": {"MG016"},
 }
 
 func fixtureSets(t *testing.T) []fixtures.Set {
@@ -43,10 +47,14 @@ func fixtureSets(t *testing.T) []fixtures.Set {
 	if err != nil {
 		t.Fatalf("istio fixtures: %v", err)
 	}
-	return append(k, i...)
+	a, err := ambient.Variants(ambient.Options{Options: istio.Options{JWKS: testJWKS}})
+	if err != nil {
+		t.Fatalf("ambient fixtures: %v", err)
+	}
+	return append(append(k, i...), a...)
 }
 
-// TestProjectFixtures lints every variant of fixtures/kuma and fixtures/istio
+// TestProjectFixtures lints every variant of fixtures/kuma, istio and ambient
 // the way a user would: rendered to YAML, parsed from a file.
 func TestProjectFixtures(t *testing.T) {
 	sets := fixtureSets(t)

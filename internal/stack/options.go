@@ -5,6 +5,7 @@ package stack
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/meshgate/meshgate/internal/addons"
@@ -14,7 +15,7 @@ import (
 // Options configure Up. The zero value of each field has a usable default,
 // except Mesh.
 type Options struct {
-	Mesh     string // cluster.MeshKuma or cluster.MeshIstio
+	Mesh     string // one of cluster.Meshes
 	Provider string // cluster.ProviderKind (default) or cluster.ProviderExisting
 
 	// Name is the kind cluster's name (default "meshgate-<run id>").
@@ -76,9 +77,9 @@ type DownOptions struct {
 
 func (o Options) validate() error {
 	switch o.Mesh {
-	case cluster.MeshKuma, cluster.MeshIstio:
+	case cluster.MeshKuma, cluster.MeshIstio, cluster.MeshIstioAmbient:
 	default:
-		return fmt.Errorf("mesh %q: choose %q or %q", o.Mesh, cluster.MeshKuma, cluster.MeshIstio)
+		return fmt.Errorf("mesh %q: choose one of %s", o.Mesh, strings.Join(cluster.Meshes, ", "))
 	}
 	switch o.Provider {
 	case "", cluster.ProviderKind:

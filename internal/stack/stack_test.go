@@ -18,7 +18,7 @@ func TestOptionsValidate(t *testing.T) {
 	}{
 		{"kind kuma", Options{Mesh: "kuma"}, ""},
 		{"existing istio", Options{Mesh: "istio", Provider: "existing", Context: "prod"}, ""},
-		{"no mesh", Options{}, `mesh "": choose "kuma" or "istio"`},
+		{"no mesh", Options{}, `mesh "": choose one of kuma, istio, istio-ambient`},
 		{"unknown mesh", Options{Mesh: "linkerd"}, `mesh "linkerd"`},
 		{"kubeconfig on kind", Options{Mesh: "kuma", Kubeconfig: "/k"}, "do not apply to a kind cluster"},
 		{"reuse without name", Options{Mesh: "kuma", Reuse: true}, "--reuse needs --name"},

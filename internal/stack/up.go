@@ -423,7 +423,7 @@ func Diagnostics(ctx context.Context, env *cluster.Env, step string) string {
 	case cluster.MeshKuma:
 		o.Namespaces = append(o.Namespaces, addons.KumaNamespace)
 		o.KumaCP = addons.KumaNamespace + "/" + addons.KumaCPName
-	case cluster.MeshIstio:
+	case cluster.MeshIstio, cluster.MeshIstioAmbient:
 		o.Namespaces = append(o.Namespaces, addons.IstioNamespace)
 	}
 	if env.Provider == cluster.ProviderKind && env.Name != "" {
