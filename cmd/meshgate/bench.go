@@ -51,7 +51,7 @@ proxy hop (nginx when installed, else Go's reverse proxy). Defaults there:
 --duration 5s --warmup 1s --connections 16.
 --mesh kuma|istio: modes baseline, kong, mesh, kong-mesh, kong-mesh-jwt on a
 kind cluster, from a load generator pod on the node labelled
-meshgate.io/role=loadgen (needs Docker).
+` + cluster.LoadgenNodeLabel + "=" + cluster.LoadgenPool + ` (needs Docker).
 --compare OLD: gate this run (or --in DIR) against an older summary; exit 1
 when an overhead grew beyond the limit with significance.
 
@@ -97,23 +97,14 @@ vegeta report reads.`,
 }
 
 func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) error {
-	modes := 0
-	for _, on := range []bool{f.local, f.mesh != "", f.in != ""} {
-		if on {
-			modes++
-		}
-	}
-	if modes != 1 {
-		return &exitError{code: 2, err: errors.New("choose one of --local, --mesh kuma|istio, or --in DIR (with --compare)")}
-	}
-	if f.in != "" && f.compare == "" {
-		return &exitError{code: 2, err: errors.New("--in DIR only makes sense with --compare OLD")}
+	if err := validateBench(fl, f); err != nil {
+		return &exitError{code: exitUsage, err: err}
 	}
 	var old *bench.Summary
 	if f.compare != "" {
 		var err error
 		if old, err = bench.ReadSummary(f.compare); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--compare: %w", err)}
+			return usageError("--compare: %w", err)
 		}
 	}
 	var (
@@ -126,32 +117,25 @@ func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) err
 		dir = f.in
 		s, err = bench.ReadSummary(dir)
 		if err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--in: %w", err)}
+			return usageError("--in: %w", err)
 		}
 	case f.local:
-		for name, v := range localDefaults {
-			if !fl.Changed(name) {
-				if err := fl.Set(name, v); err != nil {
-					return err
-				}
-			}
-		}
 		dir = outDir(f.out)
 		s, err = benchLocal(ctx, a, *f, dir)
 	default:
 		dir = outDir(f.out)
 		s, err = benchCluster(ctx, a, *f, dir)
 	}
+	if s != nil && f.in == "" {
+		bench.PrintSummary(a.stdout, s, dir)
+	}
 	if err != nil {
 		return err
-	}
-	if f.in == "" {
-		bench.PrintSummary(a.stdout, s, dir)
 	}
 	if old != nil {
 		v, err := bench.Compare(old, s, f.gate)
 		if err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--compare %s: %w", f.compare, err)}
+			return usageError("--compare %s: %w", f.compare, err)
 		}
 		bench.PrintVerdict(a.stdout, v, f.compare)
 		if v.Failed() {
@@ -162,6 +146,47 @@ func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) err
 		return fmt.Errorf("no overhead could be computed from %s: every run of a mode or its baseline was rejected (see the violations above)", dir)
 	}
 	return nil
+}
+
+// validateBench checks every flag before anything is attacked, naming each
+// bad one; --local's defaults are applied first so they are checked too.
+func validateBench(fl *pflag.FlagSet, f *benchFlags) error {
+	modes := 0
+	for _, on := range []bool{f.local, f.mesh != "", f.in != ""} {
+		if on {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return errors.New("choose one of --local, --mesh kuma|istio, or --in DIR (with --compare)")
+	}
+	if f.in != "" && f.compare == "" {
+		return errors.New("--in DIR only makes sense with --compare OLD")
+	}
+	if f.local {
+		for name, v := range localDefaults {
+			if !fl.Changed(name) {
+				if err := fl.Set(name, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	var errs []error
+	if f.mesh != "" && f.mesh != cluster.MeshKuma && f.mesh != cluster.MeshIstio {
+		errs = append(errs, fmt.Errorf("--mesh %q: choose kuma or istio", f.mesh))
+	}
+	if !slices.Contains([]string{bench.ProxyAuto, bench.ProxyNginx, bench.ProxyGo}, f.proxy) {
+		errs = append(errs, fmt.Errorf("--proxy %q: choose auto, nginx or go", f.proxy))
+	}
+	if f.injectDelay < 0 {
+		errs = append(errs, fmt.Errorf("--inject-delay is %s, want ≥ 0", f.injectDelay))
+	}
+	if f.in == "" {
+		errs = append(errs, f.opts.Validate())
+	}
+	errs = append(errs, f.gate.Validate())
+	return errors.Join(errs...)
 }
 
 func outDir(out string) string {

@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/lint"
 )
 
@@ -145,12 +145,9 @@ func loadLintInput(cmd *cobra.Command, a *app, o lintOptions, log *slog.Logger) 
 		lint.DefaultNamespace(objs, o.namespace)
 		return objs, nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
+	cfg, err := cluster.ClusterReachable(cmd.Context(), o.kubeconfig, o.context)
 	if err != nil {
-		return nil, fmt.Errorf("no manifests given (-f) and no usable kubeconfig: %w", err)
+		return nil, fmt.Errorf("no manifests given (-f), so lint reads a live cluster: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -44,7 +43,7 @@ In GitHub Actions:  cat DIR/report.md >> "$GITHUB_STEP_SUMMARY"`,
 			if verbose {
 				log = slog.New(slog.NewTextHandler(a.stderr, nil))
 			}
-			r, err := reports.Generate(cmd.Context(), reports.Options{In: in, Out: out, Meshgate: reportBuildVersion(), Logger: log})
+			r, err := reports.Generate(cmd.Context(), reports.Options{In: in, Out: out, Meshgate: moduleVersion(), Logger: log})
 			if err != nil {
 				return err
 			}
@@ -64,12 +63,4 @@ In GitHub Actions:  cat DIR/report.md >> "$GITHUB_STEP_SUMMARY"`,
 	cmd.Flags().StringVar(&out, "out", "", "output folder (created; files in it are replaced atomically)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log each file written to stderr")
 	return cmd
-}
-
-// reportBuildVersion is the module version this binary was built from.
-func reportBuildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }

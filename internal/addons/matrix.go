@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,6 +27,9 @@ const (
 	ChartIstiod    = "istiod"
 )
 
+// chartKeys are the keys of Matrix.Charts.
+var chartKeys = []string{ChartKong, ChartKuma, ChartIstioBase, ChartIstiod}
+
 // Image keys in Matrix.Images.
 const (
 	ImageKong           = "kong"
@@ -37,6 +41,9 @@ const (
 	ImageIstioPilot     = "istio-pilot"
 	ImageIstioProxy     = "istio-proxy"
 )
+
+// imageKeys are the keys of Matrix.Images, in the order versions.yaml has them.
+var imageKeys = []string{ImageKong, ImageKongController, ImageKumaCP, ImageKumaDP, ImageKumaInit, ImageKumaCNI, ImageIstioPilot, ImageIstioProxy}
 
 // Matrix is every version one run uses. Load it with DefaultMatrix or
 // LoadMatrix, change it with Set, check it with Validate.
@@ -117,9 +124,12 @@ func fromMap(name string, m map[string]any) (Matrix, error) {
 	}
 	var out Matrix
 	if err := yaml.UnmarshalStrict(raw, &out); err != nil {
-		return Matrix{}, fmt.Errorf("version matrix %s: %w (fields: kind.nodeImage, gatewayAPI.{version,channel}, charts.<key>.{repo,name,version,path,values}, images.<key>)", name, err)
+		return Matrix{}, fmt.Errorf("version matrix %s: %w (valid keys: kind.nodeImage, gatewayAPI.{version,channel}, charts.{%s}.{repo,name,version,path,values}, images.{%s})", name, err, strings.Join(chartKeys, ","), strings.Join(imageKeys, ","))
 	}
-	return out, out.Validate()
+	if err := out.Validate(); err != nil {
+		return Matrix{}, fmt.Errorf("%w (after %s)", err, name)
+	}
+	return out, nil
 }
 
 // Set applies key=value overrides, Helm --set syntax, for example
@@ -161,7 +171,7 @@ func (m Matrix) Validate() error {
 	if m.GatewayAPI.Channel != "standard" {
 		errs = append(errs, fmt.Errorf("gatewayAPI.channel is %q; only the standard channel is embedded", m.GatewayAPI.Channel))
 	}
-	for _, key := range []string{ChartKong, ChartKuma, ChartIstioBase, ChartIstiod} {
+	for _, key := range chartKeys {
 		c, ok := m.Charts[key]
 		switch {
 		case !ok:
@@ -171,11 +181,16 @@ func (m Matrix) Validate() error {
 		}
 	}
 	for _, key := range sortedKeys(m.Charts) {
-		if !knownChart(key) {
-			errs = append(errs, fmt.Errorf("charts.%s is not a chart meshgate installs (known: %s, %s, %s, %s)", key, ChartKong, ChartKuma, ChartIstioBase, ChartIstiod))
+		if !slices.Contains(chartKeys, key) {
+			errs = append(errs, fmt.Errorf("charts.%s is not a chart meshgate installs (known: %s)", key, strings.Join(chartKeys, ", ")))
 		}
 	}
-	for _, key := range []string{ImageKong, ImageKongController, ImageKumaCP, ImageKumaDP, ImageKumaInit, ImageKumaCNI, ImageIstioPilot, ImageIstioProxy} {
+	for _, key := range sortedKeys(m.Images) {
+		if !slices.Contains(imageKeys, key) {
+			errs = append(errs, fmt.Errorf("images.%s is not an image meshgate installs (known: %s)", key, strings.Join(imageKeys, ", ")))
+		}
+	}
+	for _, key := range imageKeys {
 		ref := m.Images[key]
 		if ref == "" {
 			errs = append(errs, fmt.Errorf("images.%s is missing", key))
@@ -189,14 +204,6 @@ func (m Matrix) Validate() error {
 		return fmt.Errorf("version matrix: %w", err)
 	}
 	return nil
-}
-
-func knownChart(key string) bool {
-	switch key {
-	case ChartKong, ChartKuma, ChartIstioBase, ChartIstiod:
-		return true
-	}
-	return false
 }
 
 // splitImage splits "repo/name:tag" (an optional @digest kept with the tag).

@@ -30,7 +30,7 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.o.validate()
+			err := tt.o.Validate()
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("valid options rejected: %v", err)
