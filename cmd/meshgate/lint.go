@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,14 +9,18 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"helm.sh/helm/v4/pkg/cli/values"
+	"helm.sh/helm/v4/pkg/getter"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshgate/meshgate/internal/addons"
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/lint"
 )
 
 type lintOptions struct {
 	files      []string
+	values     []string
 	kubeconfig string
 	context    string
 	namespace  string
@@ -59,6 +64,7 @@ Rules (details and facts: meshgate lint --rules):
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML/JSON file or folder to lint (repeatable); - reads stdin")
+	f.StringArrayVar(&o.values, "values", nil, "values file for the Helm charts given with -f (repeatable, later files win), as helm template --values")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for live mode (default: $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&o.context, "context", "", "kubeconfig context for live mode")
 	f.StringVarP(&o.namespace, "namespace", "n", "", "live mode: only this namespace (mesh-wide policies are still read); "+
@@ -135,7 +141,7 @@ func loadLintInput(cmd *cobra.Command, a *app, o lintOptions, log *slog.Logger) 
 		if o.kubeconfig != "" || o.context != "" {
 			return nil, errors.New("give either -f (files) or --kubeconfig/--context (live cluster), not both")
 		}
-		objs, skipped, err := lint.Load(o.files, a.stdin)
+		objs, skipped, err := lint.LoadCharts(o.files, a.stdin, chartRenderer(cmd.Context(), o.values, o.namespace))
 		if err != nil {
 			return nil, err
 		}
@@ -144,6 +150,9 @@ func loadLintInput(cmd *cobra.Command, a *app, o lintOptions, log *slog.Logger) 
 		}
 		lint.DefaultNamespace(objs, o.namespace)
 		return objs, nil
+	}
+	if len(o.values) > 0 {
+		return nil, errors.New("--values applies to Helm charts given with -f")
 	}
 	cfg, err := cluster.ClusterReachable(cmd.Context(), o.kubeconfig, o.context)
 	if err != nil {
@@ -154,4 +163,26 @@ func loadLintInput(cmd *cobra.Command, a *app, o lintOptions, log *slog.Logger) 
 		return nil, fmt.Errorf("connect to cluster %s: %w", cfg.Host, err)
 	}
 	return lint.LoadCluster(cmd.Context(), c, o.namespace, log)
+}
+
+// chartRenderer renders a chart folder as helm template would: release named
+// after the chart, in namespace (default "default"), with the values files
+// merged in order, no cluster contacted.
+func chartRenderer(ctx context.Context, valueFiles []string, namespace string) lint.RenderChart {
+	return func(dir string) ([]byte, error) {
+		vals, err := (&values.Options{ValueFiles: valueFiles}).MergeValues(getter.Providers{})
+		if err != nil {
+			return nil, fmt.Errorf("--values: %w", err)
+		}
+		src := addons.Chart{Path: dir}
+		ch, err := addons.LoadChart(src, "")
+		if err != nil {
+			return nil, err
+		}
+		if namespace == "" {
+			namespace = "default"
+		}
+		out, err := addons.Render(ctx, addons.Release{Name: ch.Name(), Namespace: namespace, Chart: src, Values: vals}, ch, "")
+		return []byte(out), err
+	}
 }
