@@ -251,13 +251,13 @@ func dropMode(modes []bench.Mode, name string) []bench.Mode {
 func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench.Summary, error) {
 	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: f.mesh, BodyBytes: f.opts.BodyBytes, JWTToken: f.jwtToken, KongPlainURL: f.kongPlainURL})
 	if err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, &exitError{code: exitUsage, err: err}
 	}
 	if err := cluster.DockerReachable(ctx); err != nil {
 		return nil, fmt.Errorf("bench --mesh %s needs a kind cluster, so Docker: %w. `meshgate bench --local` runs the same engine on loopback without one", f.mesh, err)
 	}
 	if err := plan.Validate(); err != nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("%w (--jwt-token)", err)}
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%w (--jwt-token)", err)}
 	}
 	if f.noAA {
 		plan.Modes = slices.DeleteFunc(plan.Modes, func(m bench.ClusterMode) bool { return m.Name == bench.ModeBaselineAA })

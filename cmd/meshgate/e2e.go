@@ -190,7 +190,7 @@ func e2eMeshes(mesh, scenario string) ([]string, error) {
 func e2eMesh(ctx context.Context, a *app, f clusterFlags, scenario string, d e2eDeps) (err error) {
 	opts, err := f.stackOptions(f.logger(a.stderr))
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{code: exitUsage, err: err}
 	}
 	env, err := d.up(ctx, opts)
 	if err != nil {

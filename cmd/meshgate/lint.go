@@ -36,23 +36,27 @@ func newLintCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lint [-f PATH]... | [--kubeconfig FILE] [--context NAME] [-n NAMESPACE]",
 		Short: "Find gateway-to-mesh boundary mistakes in manifests or a live cluster",
-		Long: `lint reads Kubernetes manifests (files, folders, Helm output on stdin) or a
-live cluster (read-only) and reports the mistakes that break the boundary between
-Kong and a service mesh (Kuma or Istio): Kong routing to Pod IPs under STRICT
-mTLS, ExternalName bridges to names the mesh does not serve, gateway pods
-without the mesh annotations, missing permissions, tokens that are optional or
-issued for someone else, and retries and timeouts that fight each other.
+		Long: `lint reads Kubernetes manifests (files, folders, Helm output on stdin), Helm
+charts (a folder with Chart.yaml, rendered as helm template would, values from
+--values) or a live cluster (read-only) and reports the mistakes that break
+the boundary between Kong and a service mesh (Kuma or Istio): Kong routing to
+Pod IPs under STRICT mTLS, ExternalName bridges to names the mesh does not
+serve, gateway pods without the mesh annotations, missing permissions, tokens
+that are optional or issued for someone else, and retries and timeouts that
+fight each other.
 
 Every rule has a stable ID, a severity, and the upstream fact it rests on:
 run 'meshgate lint --rules'. Findings name the objects and the fix, with
 file:line in file mode or Kind/namespace/name in live mode.
 
 Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it,
-2 bad input (unparseable YAML names the file and line; unreachable cluster).
+2 bad input (unparseable YAML names the file and line; a chart that does not
+render; an unreachable cluster, naming the server, context and kubeconfig).
 
 Rules (details and facts: meshgate lint --rules):
 ` + rulesSummary(),
 		Example: `  meshgate lint -f deploy/                            every *.yaml, *.yml, *.json under deploy/
+  meshgate lint -f charts/shop --values prod.yaml     a Helm chart, rendered with these values
   helm template shop ./chart -n shop | meshgate lint -f - -n shop -f mesh/
   meshgate lint --context kind-meshgate -n shop       live objects, read-only
   meshgate lint -f deploy/ --format sarif -o meshgate.sarif --fail-on warning
@@ -91,12 +95,12 @@ func runLint(cmd *cobra.Command, a *app, o lintOptions) error {
 	}
 	format, err := lint.ParseFormat(o.format)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("--format: %w", err)}
+		return &exitError{code: exitUsage, err: fmt.Errorf("--format: %w", err)}
 	}
 	failOn := lint.Severity("")
 	if o.failOn != "never" {
 		if failOn, err = lint.ParseSeverity(o.failOn); err != nil || failOn == lint.SeverityInfo {
-			return &exitError{code: 2, err: fmt.Errorf("--fail-on %q: want error, warning or never", o.failOn)}
+			return &exitError{code: exitUsage, err: fmt.Errorf("--fail-on %q: want error, warning or never", o.failOn)}
 		}
 	}
 	log := slog.New(slog.DiscardHandler)
@@ -105,7 +109,7 @@ func runLint(cmd *cobra.Command, a *app, o lintOptions) error {
 	}
 	objs, err := loadLintInput(cmd, a, o, log)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{code: exitUsage, err: err}
 	}
 	model := lint.NewModel(objs)
 	for _, d := range model.Duplicates {
@@ -114,7 +118,7 @@ func runLint(cmd *cobra.Command, a *app, o lintOptions) error {
 	report := lint.NewReport(model.Len(), lint.Run(model))
 	if o.output != "" {
 		if err := lint.WriteFileAtomic(o.output, func(w io.Writer) error { return report.Write(w, format) }); err != nil {
-			return &exitError{code: 2, err: err}
+			return &exitError{code: exitUsage, err: err}
 		}
 		fmt.Fprintf(a.stderr, "meshgate lint: %d objects, %d errors, %d warnings, %d info; report in %s\n",
 			report.Objects, report.Counts.Error, report.Counts.Warning, report.Counts.Info, o.output)

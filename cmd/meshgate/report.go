@@ -37,7 +37,7 @@ In GitHub Actions:  cat DIR/report.md >> "$GITHUB_STEP_SUMMARY"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in = append(in, args...)
 			if len(in) == 0 || out == "" {
-				return &exitError{code: 2, err: fmt.Errorf("need at least one --in RUN_DIR and an --out DIR (see meshgate report --help)")}
+				return &exitError{code: exitUsage, err: fmt.Errorf("need at least one --in RUN_DIR and an --out DIR (see meshgate report --help)")}
 			}
 			log := slog.New(slog.DiscardHandler)
 			if verbose {
