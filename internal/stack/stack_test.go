@@ -70,6 +70,26 @@ func TestUpFailsEarlyWithoutDocker(t *testing.T) {
 	}
 }
 
+// A run folder Up had to create is removed again when nothing was written
+// to it; one the user made beforehand stays.
+func TestUpFailingEarlyLeavesNoEmptyRunFolder(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "absent.sock"))
+	fresh := filepath.Join(t.TempDir(), "run")
+	if _, err := Up(context.Background(), Options{Mesh: "kuma", RunDir: fresh}); err == nil {
+		t.Fatal("Up without Docker succeeded")
+	}
+	if _, err := os.Stat(fresh); err == nil {
+		t.Errorf("Up failed before Docker and left the empty run folder %s", fresh)
+	}
+	mine := t.TempDir()
+	if _, err := Up(context.Background(), Options{Mesh: "kuma", RunDir: mine}); err == nil {
+		t.Fatal("Up without Docker succeeded")
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("Up removed a run folder it did not create: %v", err)
+	}
+}
+
 func TestStateRoundTripAndDownRunRefusals(t *testing.T) {
 	dir := t.TempDir()
 	env := &cluster.Env{RunID: "r1", RunDir: dir, Provider: cluster.ProviderKind, Name: "kept", KubeconfigPath: filepath.Join(dir, "kubeconfig"), Created: false}
