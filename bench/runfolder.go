@@ -35,6 +35,9 @@ type stage struct {
 }
 
 func newStage(dir string) (*stage, error) {
+	if err := checkRawDir(dir); err != nil {
+		return nil, err
+	}
 	_, statErr := os.Stat(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create run folder: %w", err)
@@ -47,6 +50,21 @@ func newStage(dir string) (*stage, error) {
 		return nil, fmt.Errorf("create run folder: %w", err)
 	}
 	return &stage{dir: dir, path: path, madeDir: errors.Is(statErr, os.ErrNotExist)}, nil
+}
+
+// checkRawDir refuses a run folder whose raw/ holds anything but raw result
+// files: commit replaces raw/ as a whole.
+func checkRawDir(dir string) error {
+	entries, err := os.ReadDir(filepath.Join(dir, RawDir))
+	if err != nil {
+		return nil // absent: nothing to replace
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || filepath.Ext(e.Name()) != ".bin" {
+			return fmt.Errorf("run folder %s: %s holds %s, which is not a meshgate raw results file; bench replaces %s as a whole, so choose another --out", dir, RawDir, e.Name(), RawDir)
+		}
+	}
+	return nil
 }
 
 // commit analyses the staged raw files, writes the summary and moves both

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -39,5 +41,24 @@ func TestOptionsAndGateValidate(t *testing.T) {
 				t.Errorf("got %v, want an error with %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestExecuteRefusesAForeignRawFolder(t *testing.T) {
+	dir := t.TempDir()
+	notes := filepath.Join(dir, RawDir, "notes.txt")
+	if err := os.MkdirAll(filepath.Dir(notes), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := Plan{Target: "local", Modes: []Mode{{Name: ModeBaseline, URL: "http://127.0.0.1:1/"}}, Baseline: ModeBaseline, Options: DefaultOptions()}
+	_, err := Execute(t.Context(), dir, p, LocalLoader{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "notes.txt") || !strings.Contains(err.Error(), "choose another --out") {
+		t.Fatalf("Execute into a folder whose raw/ is not meshgate's = %v", err)
+	}
+	if _, err := os.Stat(notes); err != nil {
+		t.Errorf("the user's file is gone: %v", err)
 	}
 }

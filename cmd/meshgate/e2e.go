@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
 
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/stack"
@@ -28,7 +27,7 @@ type e2eDeps struct {
 	down     func(ctx context.Context, env *cluster.Env, o stack.DownOptions) error
 	runSuite func(ctx context.Context, s suiteRun) error
 	// reach checks an existing cluster's API server before anything starts.
-	reach func(ctx context.Context, o stack.Options) (*rest.Config, error)
+	reach func(ctx context.Context, o stack.Options) error
 }
 
 func hostE2EDeps() e2eDeps {
@@ -39,9 +38,7 @@ func hostE2EDeps() e2eDeps {
 		up:       stack.Up,
 		down:     stack.Down,
 		runSuite: goTestSuite,
-		reach: func(ctx context.Context, o stack.Options) (*rest.Config, error) {
-			return cluster.ClusterReachable(ctx, o.Kubeconfig, o.Context)
-		},
+		reach:    reachable,
 	}
 }
 
@@ -95,7 +92,7 @@ func runE2E(ctx context.Context, a *app, f clusterFlags, scenario string, d e2eD
 		}
 	}
 	if opts.Provider == cluster.ProviderExisting {
-		if _, err := d.reach(ctx, opts); err != nil {
+		if err := d.reach(ctx, opts); err != nil {
 			return fmt.Errorf("nothing was created: %w", err)
 		}
 	} else {
