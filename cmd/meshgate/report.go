@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,15 @@ In GitHub Actions:  cat DIR/report.md >> "$GITHUB_STEP_SUMMARY"`,
 			in = append(in, args...)
 			if len(in) == 0 || out == "" {
 				return &exitError{code: exitUsage, err: fmt.Errorf("need at least one --in RUN_DIR and an --out DIR (see meshgate report --help)")}
+			}
+			for _, dir := range in {
+				fi, err := os.Stat(dir)
+				switch {
+				case err != nil:
+					return usageError("--in %s: not a folder (give the run folder meshgate bench or e2e wrote with --out)", dir)
+				case !fi.IsDir():
+					return usageError("--in %s is a file: pass the folder that holds it", dir)
+				}
 			}
 			log := slog.New(slog.DiscardHandler)
 			if verbose {
