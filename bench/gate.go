@@ -26,6 +26,40 @@ func DefaultGate() Gate {
 	return Gate{ThresholdMs: 0.1, RelThreshold: 0.10, Confidence: 0.95, Percentiles: []string{"p50", "p90", "p99"}}
 }
 
+// Validate names every bad gate setting at once, by its flag.
+func (g Gate) Validate() error {
+	var errs []error
+	gated := map[string]bool{}
+	for _, q := range quantiles {
+		if q.Q < 1 {
+			gated[q.Name] = true
+		}
+	}
+	if len(g.Percentiles) == 0 {
+		errs = append(errs, errors.New("--gate-percentiles is empty, want at least one of p50, p90, p99, p99_9"))
+	}
+	seen := map[string]bool{}
+	for _, p := range g.Percentiles {
+		switch {
+		case !gated[p]:
+			errs = append(errs, fmt.Errorf("--gate-percentiles has %q, want p50, p90, p99 or p99_9", p))
+		case seen[p]:
+			errs = append(errs, fmt.Errorf("--gate-percentiles has %s twice", p))
+		}
+		seen[p] = true
+	}
+	if g.ThresholdMs < 0 || math.IsNaN(g.ThresholdMs) {
+		errs = append(errs, fmt.Errorf("--gate-threshold-ms is %g, want ≥ 0", g.ThresholdMs))
+	}
+	if g.RelThreshold < 0 || math.IsNaN(g.RelThreshold) {
+		errs = append(errs, fmt.Errorf("--gate-relative is %g, want ≥ 0", g.RelThreshold))
+	}
+	if !(g.Confidence > 0.5 && g.Confidence < 1) {
+		errs = append(errs, fmt.Errorf("--gate-confidence is %g, want in (0.5, 1)", g.Confidence))
+	}
+	return errors.Join(errs...)
+}
+
 // Verdict is the gate's outcome: every violation named, nothing averaged.
 type Verdict struct {
 	Checked    int      `json:"checked"`

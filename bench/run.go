@@ -3,6 +3,8 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -73,16 +75,29 @@ func (o Options) Validate() error {
 	if o.Duration <= 0 {
 		errs = append(errs, fmt.Errorf("--duration is %s, want > 0", o.Duration))
 	}
+	if o.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("--timeout is %s, want > 0", o.Timeout))
+	}
 	if o.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("--warmup is %s, want ≥ 0", o.Warmup))
 	}
 	if len(o.Connections) == 0 {
 		errs = append(errs, errors.New("--connections is empty, want at least one count"))
 	}
+	seen := map[int]bool{}
 	for _, c := range o.Connections {
-		if c <= 0 {
+		switch {
+		case c <= 0:
 			errs = append(errs, fmt.Errorf("--connections has %d, want > 0", c))
+		case seen[c]:
+			// Raw files are named by mode, count and repetition: a repeated
+			// count would overwrite the first attack's results.
+			errs = append(errs, fmt.Errorf("--connections has %d twice; give each count once (use --reps for repetitions)", c))
 		}
+		seen[c] = true
+	}
+	if o.BodyBytes < 0 || o.BodyBytes > 1<<20 {
+		errs = append(errs, fmt.Errorf("--body-bytes is %d, want 0 to 1048576 (the echo backend's /bytes limit)", o.BodyBytes))
 	}
 	if o.Repetitions < 1 {
 		errs = append(errs, fmt.Errorf("--reps is %d, want ≥ 1 (5 or more for an interval worth reading)", o.Repetitions))
@@ -139,6 +154,12 @@ func (p Plan) validate() error {
 // connection count, so drift in the machine spreads over all modes), streams
 // each attack's results to its raw file, then analyses the raw files and
 // writes summary.json. Progress goes to log (nil: quiet).
+//
+// Raw files are written into a staging folder inside dir and replace dir's
+// raw/ and summary.json only at the end (see commitRun), so a run already in
+// dir is never mixed with a new one. When ctx is cancelled (Ctrl-C) Execute
+// returns an *InterruptedError: dir then holds either its previous run,
+// unchanged, or this run's finished attacks marked partial.
 func Execute(ctx context.Context, dir string, p Plan, loader Loader, log *slog.Logger) (*Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -151,9 +172,11 @@ func Execute(ctx context.Context, dir string, p Plan, loader Loader, log *slog.L
 			return nil, fmt.Errorf("bench plan: mode %s has no loader", m.Name)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(dir, RawDir), 0o755); err != nil {
-		return nil, fmt.Errorf("create run folder: %w", err)
+	stage, err := newStage(dir)
+	if err != nil {
+		return nil, err
 	}
+	defer os.RemoveAll(stage.path) // empty after a commit
 	s := newSummary(p)
 	rng := rand.New(rand.NewPCG(p.Options.Seed, 0x6d657368))
 	total := len(p.Modes) * len(p.Options.Connections) * p.Options.Repetitions
@@ -162,7 +185,10 @@ func Execute(ctx context.Context, dir string, p Plan, loader Loader, log *slog.L
 			order := slices.Clone(p.Modes)
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for _, m := range order {
-				run, err := attackToFile(ctx, dir, m, conns, rep, p.Options, loader)
+				run, err := attackToFile(ctx, stage.path, m, conns, rep, p.Options, loader)
+				if err != nil && ctx.Err() != nil {
+					return stage.interrupted(ctx, s, total)
+				}
 				if err != nil {
 					return nil, err
 				}
@@ -172,10 +198,7 @@ func Execute(ctx context.Context, dir string, p Plan, loader Loader, log *slog.L
 		}
 	}
 	s.EndTime = time.Now().UTC()
-	if err := Analyze(dir, s); err != nil {
-		return nil, err
-	}
-	if err := WriteSummary(dir, s); err != nil {
+	if err := stage.commit(s); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -223,7 +246,8 @@ func attackToFile(ctx context.Context, dir string, m Mode, conns, rep int, o Opt
 		return run, fmt.Errorf("create raw file for %s: %w", run.Raw, err)
 	}
 	defer os.Remove(f.Name()) // no-op after the rename
-	w := bufio.NewWriterSize(f, 1<<16)
+	sum := sha256.New()
+	w := bufio.NewWriterSize(io.MultiWriter(f, sum), 1<<16)
 	enc := vegeta.NewEncoder(w)
 	spec := AttackSpec{
 		Name: fmt.Sprintf("%s-c%d-r%d", m.Name, conns, rep), Method: m.Method, URL: m.URL, Header: m.Header,
@@ -250,6 +274,7 @@ func attackToFile(ctx context.Context, dir string, m Mode, conns, rep int, o Opt
 	if err := os.Rename(f.Name(), path); err != nil {
 		return run, fmt.Errorf("keep raw file %s: %w", path, err)
 	}
+	run.SHA256 = hex.EncodeToString(sum.Sum(nil))
 	return run, nil
 }
 

@@ -53,6 +53,21 @@ type Summary struct {
 	// Violations names every rejected run and every overhead that could not
 	// be computed, all at once.
 	Violations []string `json:"violations"`
+	// Partial is set when the run was interrupted: Runs then lists only the
+	// attacks that finished.
+	Partial *Partial `json:"partial,omitempty"`
+}
+
+// Partial says why a run stopped early and how much of it was done.
+type Partial struct {
+	Reason  string `json:"reason"` // e.g. "interrupt signal received"
+	Attacks int    `json:"attacks_done"`
+	Planned int    `json:"attacks_planned"`
+}
+
+// String reads as one line for summaries and reports.
+func (p *Partial) String() string {
+	return fmt.Sprintf("partial run: interrupted (%s) after %d of %d attacks; percentiles and overheads cover only those", p.Reason, p.Attacks, p.Planned)
 }
 
 // Config is what was requested. Every field is a `meshgate bench` flag.
@@ -110,10 +125,12 @@ type MeshInfo struct {
 
 // Run is one attack: a mode at a connection count in one repetition.
 type Run struct {
-	Mode         string    `json:"mode"`
-	Connections  int       `json:"connections"`
-	Repetition   int       `json:"repetition"`
-	Raw          string    `json:"raw"` // relative to the run folder
+	Mode        string `json:"mode"`
+	Connections int    `json:"connections"`
+	Repetition  int    `json:"repetition"`
+	Raw         string `json:"raw"` // relative to the run folder
+	// SHA256 of the raw file, so a reader can tell it belongs to this summary.
+	SHA256       string    `json:"sha256,omitempty"`
 	URL          string    `json:"url"`
 	StartTime    time.Time `json:"start_time"`
 	EndTime      time.Time `json:"end_time"`

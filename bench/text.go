@@ -18,6 +18,9 @@ func PrintSummary(w io.Writer, s *Summary, dir string) {
 		fmt.Fprintf(w, "proxy: %s\n", s.Mesh.ProxyBuild)
 	}
 	fmt.Fprintf(w, "run folder: %s (summary.json; raw results: vegeta report %s)\n\n", dir, strings.Join([]string{dir, RawDir, "<mode>-c<conns>-r<rep>.bin"}, "/"))
+	if s.Partial != nil {
+		fmt.Fprintf(w, "%s\n\n", s.Partial)
+	}
 	noise := map[string]Overhead{}
 	for _, n := range s.NoiseFloor {
 		noise[fmt.Sprint(n.Connections, n.Percentile)] = n

@@ -21,12 +21,18 @@ func readBench(ctx context.Context, dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := bench.VerifyRaw(dir, s); err != nil {
+		return nil, err
+	}
 	run := &Run{
 		Kind:        KindBench,
 		Schema:      s.Schema,
 		Started:     s.StartTime,
 		Environment: benchEnvironment(s),
 		Notes:       slices.Clone(s.Violations),
+	}
+	if s.Partial != nil {
+		run.Notes = append([]string{s.Partial.String()}, run.Notes...)
 	}
 	b := &Bench{
 		Local: s.Config.Target == "local",

@@ -228,6 +228,9 @@ func readRun(ctx context.Context, dir string) (*Run, []junitPart, error) {
 		return nil, nil, err
 	}
 	if run == nil && len(parts) == 0 {
+		if raw, _ := filepath.Glob(filepath.Join(dir, bench.RawDir, "*.bin")); len(raw) > 0 {
+			return nil, nil, fmt.Errorf("run folder %s holds %d raw bench file(s) but no %s: a bench stopped before writing its summary; re-run meshgate bench into it", dir, len(raw), bench.SummaryFile)
+		}
 		return nil, nil, fmt.Errorf("run folder %s: not a meshgate run folder: found no %s (meshgate bench), %s (meshgate e2e) or JUnit *.xml (Ginkgo --junit-report)", dir, bench.SummaryFile, scenarios.ResultFile)
 	}
 	if run == nil {

@@ -52,7 +52,7 @@ proxy hop (nginx when installed, else Go's reverse proxy). Defaults there:
 --mesh kuma|istio|istio-ambient: modes baseline, kong, mesh, kong-mesh, kong-mesh-jwt
 (istio; istio-ambient has mesh-waypoint and kong-mesh-waypoint instead) on a
 kind cluster, from a load generator pod on the node labelled
-meshgate.io/role=loadgen (needs Docker).
+` + cluster.LoadgenNodeLabel + "=" + cluster.LoadgenPool + ` (needs Docker).
 --compare OLD: gate this run (or --in DIR) against an older summary; exit 1
 when an overhead grew beyond the limit with significance.
 
@@ -98,23 +98,14 @@ vegeta report reads.`,
 }
 
 func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) error {
-	modes := 0
-	for _, on := range []bool{f.local, f.mesh != "", f.in != ""} {
-		if on {
-			modes++
-		}
-	}
-	if modes != 1 {
-		return &exitError{code: 2, err: errors.New("choose one of --local, --mesh kuma|istio|istio-ambient, or --in DIR (with --compare)")}
-	}
-	if f.in != "" && f.compare == "" {
-		return &exitError{code: 2, err: errors.New("--in DIR only makes sense with --compare OLD")}
+	if err := validateBench(fl, f); err != nil {
+		return &exitError{code: exitUsage, err: err}
 	}
 	var old *bench.Summary
 	if f.compare != "" {
 		var err error
 		if old, err = bench.ReadSummary(f.compare); err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--compare: %w", err)}
+			return usageError("--compare: %w", err)
 		}
 	}
 	var (
@@ -127,32 +118,25 @@ func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) err
 		dir = f.in
 		s, err = bench.ReadSummary(dir)
 		if err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--in: %w", err)}
+			return usageError("--in: %w", err)
 		}
 	case f.local:
-		for name, v := range localDefaults {
-			if !fl.Changed(name) {
-				if err := fl.Set(name, v); err != nil {
-					return err
-				}
-			}
-		}
 		dir = outDir(f.out)
 		s, err = benchLocal(ctx, a, *f, dir)
 	default:
 		dir = outDir(f.out)
 		s, err = benchCluster(ctx, a, *f, dir)
 	}
+	if s != nil && f.in == "" {
+		bench.PrintSummary(a.stdout, s, dir)
+	}
 	if err != nil {
 		return err
-	}
-	if f.in == "" {
-		bench.PrintSummary(a.stdout, s, dir)
 	}
 	if old != nil {
 		v, err := bench.Compare(old, s, f.gate)
 		if err != nil {
-			return &exitError{code: 2, err: fmt.Errorf("--compare %s: %w", f.compare, err)}
+			return usageError("--compare %s: %w", f.compare, err)
 		}
 		bench.PrintVerdict(a.stdout, v, f.compare)
 		if v.Failed() {
@@ -163,6 +147,47 @@ func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) err
 		return fmt.Errorf("no overhead could be computed from %s: every run of a mode or its baseline was rejected (see the violations above)", dir)
 	}
 	return nil
+}
+
+// validateBench checks every flag before anything is attacked, naming each
+// bad one; --local's defaults are applied first so they are checked too.
+func validateBench(fl *pflag.FlagSet, f *benchFlags) error {
+	modes := 0
+	for _, on := range []bool{f.local, f.mesh != "", f.in != ""} {
+		if on {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return fmt.Errorf("choose one of --local, --mesh %s, or --in DIR (with --compare)", strings.Join(cluster.Meshes, "|"))
+	}
+	if f.in != "" && f.compare == "" {
+		return errors.New("--in DIR only makes sense with --compare OLD")
+	}
+	if f.local {
+		for name, v := range localDefaults {
+			if !fl.Changed(name) {
+				if err := fl.Set(name, v); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	var errs []error
+	if f.mesh != "" && !slices.Contains(cluster.Meshes, f.mesh) {
+		errs = append(errs, fmt.Errorf("--mesh %q: choose one of %s", f.mesh, strings.Join(cluster.Meshes, ", ")))
+	}
+	if !slices.Contains([]string{bench.ProxyAuto, bench.ProxyNginx, bench.ProxyGo}, f.proxy) {
+		errs = append(errs, fmt.Errorf("--proxy %q: choose auto, nginx or go", f.proxy))
+	}
+	if f.injectDelay < 0 {
+		errs = append(errs, fmt.Errorf("--inject-delay is %s, want ≥ 0", f.injectDelay))
+	}
+	if f.in == "" {
+		errs = append(errs, f.opts.Validate())
+	}
+	errs = append(errs, f.gate.Validate())
+	return errors.Join(errs...)
 }
 
 func outDir(out string) string {
@@ -227,13 +252,13 @@ func dropMode(modes []bench.Mode, name string) []bench.Mode {
 func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench.Summary, error) {
 	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: f.mesh, BodyBytes: f.opts.BodyBytes, JWTToken: f.jwtToken, KongPlainURL: f.kongPlainURL})
 	if err != nil {
-		return nil, &exitError{code: 2, err: err}
+		return nil, &exitError{code: exitUsage, err: err}
 	}
 	if err := cluster.DockerReachable(ctx); err != nil {
 		return nil, fmt.Errorf("bench --mesh %s needs a kind cluster, so Docker: %w. `meshgate bench --local` runs the same engine on loopback without one", f.mesh, err)
 	}
 	if err := plan.Validate(); err != nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("%w (--jwt-token)", err)}
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%w (--jwt-token)", err)}
 	}
 	if f.noAA {
 		plan.Modes = slices.DeleteFunc(plan.Modes, func(m bench.ClusterMode) bool { return m.Name == bench.ModeBaselineAA })

@@ -71,7 +71,7 @@ func TestBenchRefusals(t *testing.T) {
 		{"--in without --compare", []string{"bench", "--in", dir}, 2, "only makes sense with --compare"},
 		{"missing old summary", []string{"bench", "--in", dir, "--compare", filepath.Join(dir, "nope.json")}, 2, "nope.json"},
 		{"unknown mesh", []string{"bench", "--mesh", "linkerd"}, 2, `"linkerd"`},
-		{"bad option", []string{"bench", "--local", "--rate", "0", "--out", dir}, 1, "--rate is 0"},
+		{"bad option", []string{"bench", "--local", "--rate", "0", "--out", dir}, 2, "--rate is 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

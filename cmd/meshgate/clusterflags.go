@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -76,10 +78,37 @@ func (f *clusterFlags) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// stackOptions turns the flags into stack.Options.
+// validateNumbers names every out-of-range number flag at once.
+func (f *clusterFlags) validateNumbers() error {
+	var errs []error
+	for _, p := range []struct {
+		name string
+		port int
+	}{{"--proxy-port", f.proxyPort}, {"--proxy-tls-port", f.proxyTLSPort}} {
+		if p.port < -1 || p.port > 65535 {
+			errs = append(errs, fmt.Errorf("%s is %d, want a port 1-65535, or -1 for a free one", p.name, p.port))
+		}
+	}
+	if f.workers < 0 {
+		errs = append(errs, fmt.Errorf("--workers is %d, want ≥ 0 (0 keeps the default, 2)", f.workers))
+	}
+	if f.timeout < 0 {
+		errs = append(errs, fmt.Errorf("--timeout is %s, want > 0, e.g. 20m", f.timeout))
+	}
+	if f.keepalivePool < -1 {
+		errs = append(errs, fmt.Errorf("--kong-keepalive-pool is %d, want ≥ 0, or -1 for Kong's default", f.keepalivePool))
+	}
+	return errors.Join(errs...)
+}
+
+// stackOptions turns the flags into stack.Options, checking every flag; its
+// errors are usage errors.
 func (f *clusterFlags) stackOptions(log *slog.Logger) (stack.Options, error) {
 	if f.mesh == "" {
 		return stack.Options{}, fmt.Errorf("--mesh is required: kuma, istio or istio-ambient")
+	}
+	if err := f.validateNumbers(); err != nil {
+		return stack.Options{}, err
 	}
 	m, err := f.matrix()
 	if err != nil {
@@ -107,5 +136,15 @@ func (f *clusterFlags) stackOptions(log *slog.Logger) (stack.Options, error) {
 		n := f.keepalivePool
 		o.KongKeepalivePoolSize = &n
 	}
-	return o, nil
+	return o, o.Validate()
+}
+
+// reachable checks, before anything is created, that what the run will
+// use answers: the existing cluster's API server, or Docker for kind.
+func reachable(ctx context.Context, o stack.Options) error {
+	if o.Provider == cluster.ProviderExisting {
+		_, err := cluster.ClusterReachable(ctx, o.Kubeconfig, o.Context)
+		return err
+	}
+	return cluster.DockerReachable(ctx)
 }

@@ -28,9 +28,9 @@ Helm releases and namespaces it installed. down --name deletes a kind cluster.`,
 			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 			switch {
 			case (name == "") == (run == ""):
-				return &exitError{code: 2, err: fmt.Errorf("give exactly one of --name (a kind cluster) or --run (a run folder)")}
+				return usageError("give exactly one of --name (a kind cluster) or --run (a run folder)")
 			case name != "":
-				if err := stack.DownKind(name, log); err != nil {
+				if err := stack.DownKind(cmd.Context(), name, log); err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stdout, "deleted kind cluster %s\n", name)

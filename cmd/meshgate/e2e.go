@@ -26,6 +26,8 @@ type e2eDeps struct {
 	up       func(ctx context.Context, o stack.Options) (*cluster.Env, error)
 	down     func(ctx context.Context, env *cluster.Env, o stack.DownOptions) error
 	runSuite func(ctx context.Context, s suiteRun) error
+	// reach checks an existing cluster's API server before anything starts.
+	reach func(ctx context.Context, o stack.Options) error
 }
 
 func hostE2EDeps() e2eDeps {
@@ -36,6 +38,7 @@ func hostE2EDeps() e2eDeps {
 		up:       stack.Up,
 		down:     stack.Down,
 		runSuite: goTestSuite,
+		reach:    reachable,
 	}
 }
 
@@ -78,9 +81,21 @@ needs the source tree and Go (which building meshgate's images needs anyway).`,
 func runE2E(ctx context.Context, a *app, f clusterFlags, scenario string, d e2eDeps) error {
 	meshes, err := e2eMeshes(f.mesh, scenario)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{code: exitUsage, err: err}
 	}
-	if f.kubeconfig == "" && f.kubeContext == "" {
+	var opts stack.Options
+	for _, mesh := range meshes {
+		mf := f
+		mf.mesh = mesh
+		if opts, err = mf.stackOptions(f.logger(io.Discard)); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+	}
+	if opts.Provider == cluster.ProviderExisting {
+		if err := d.reach(ctx, opts); err != nil {
+			return fmt.Errorf("nothing was created: %w", err)
+		}
+	} else {
 		findings := d.doctor(ctx)
 		if fails := cluster.WriteFindings(a.stderr, findings); fails > 0 {
 			var why []string
@@ -133,7 +148,7 @@ func e2eReport(ctx context.Context, a *app, out string, meshes []string) error {
 		return nil
 	}
 	dir := filepath.Join(out, "report")
-	if _, err := reports.Generate(ctx, reports.Options{In: in, Out: dir, Meshgate: reportBuildVersion()}); err != nil {
+	if _, err := reports.Generate(ctx, reports.Options{In: in, Out: dir, Meshgate: moduleVersion()}); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "report: %s\n", filepath.Join(dir, reports.MarkdownFile))
@@ -172,7 +187,7 @@ func e2eMeshes(mesh, scenario string) ([]string, error) {
 func e2eMesh(ctx context.Context, a *app, f clusterFlags, scenario string, d e2eDeps) (err error) {
 	opts, err := f.stackOptions(f.logger(a.stderr))
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{code: exitUsage, err: err}
 	}
 	env, err := d.up(ctx, opts)
 	if err != nil {

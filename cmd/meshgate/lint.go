@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,14 +9,18 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
+	"helm.sh/helm/v4/pkg/cli/values"
+	"helm.sh/helm/v4/pkg/getter"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshgate/meshgate/internal/addons"
+	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/lint"
 )
 
 type lintOptions struct {
 	files      []string
+	values     []string
 	kubeconfig string
 	context    string
 	namespace  string
@@ -31,23 +36,27 @@ func newLintCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lint [-f PATH]... | [--kubeconfig FILE] [--context NAME] [-n NAMESPACE]",
 		Short: "Find gateway-to-mesh boundary mistakes in manifests or a live cluster",
-		Long: `lint reads Kubernetes manifests (files, folders, Helm output on stdin) or a
-live cluster (read-only) and reports the mistakes that break the boundary between
-Kong and a service mesh (Kuma or Istio): Kong routing to Pod IPs under STRICT
-mTLS, ExternalName bridges to names the mesh does not serve, gateway pods
-without the mesh annotations, missing permissions, tokens that are optional or
-issued for someone else, and retries and timeouts that fight each other.
+		Long: `lint reads Kubernetes manifests (files, folders, Helm output on stdin), Helm
+charts (a folder with Chart.yaml, rendered as helm template would, values from
+--values) or a live cluster (read-only) and reports the mistakes that break
+the boundary between Kong and a service mesh (Kuma or Istio): Kong routing to
+Pod IPs under STRICT mTLS, ExternalName bridges to names the mesh does not
+serve, gateway pods without the mesh annotations, missing permissions, tokens
+that are optional or issued for someone else, and retries and timeouts that
+fight each other.
 
 Every rule has a stable ID, a severity, and the upstream fact it rests on:
 run 'meshgate lint --rules'. Findings name the objects and the fix, with
 file:line in file mode or Kind/namespace/name in live mode.
 
 Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it,
-2 bad input (unparseable YAML names the file and line; unreachable cluster).
+2 bad input (unparseable YAML names the file and line; a chart that does not
+render; an unreachable cluster, naming the server, context and kubeconfig).
 
 Rules (details and facts: meshgate lint --rules):
 ` + rulesSummary(),
 		Example: `  meshgate lint -f deploy/                            every *.yaml, *.yml, *.json under deploy/
+  meshgate lint -f charts/shop --values prod.yaml     a Helm chart, rendered with these values
   helm template shop ./chart -n shop | meshgate lint -f - -n shop -f mesh/
   meshgate lint --context kind-meshgate -n shop       live objects, read-only
   meshgate lint -f deploy/ --format sarif -o meshgate.sarif --fail-on warning
@@ -59,6 +68,7 @@ Rules (details and facts: meshgate lint --rules):
 	}
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.files, "filename", "f", nil, "YAML/JSON file or folder to lint (repeatable); - reads stdin")
+	f.StringArrayVar(&o.values, "values", nil, "values file for the Helm charts given with -f (repeatable, later files win), as helm template --values")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for live mode (default: $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&o.context, "context", "", "kubeconfig context for live mode")
 	f.StringVarP(&o.namespace, "namespace", "n", "", "live mode: only this namespace (mesh-wide policies are still read); "+
@@ -85,12 +95,12 @@ func runLint(cmd *cobra.Command, a *app, o lintOptions) error {
 	}
 	format, err := lint.ParseFormat(o.format)
 	if err != nil {
-		return &exitError{code: 2, err: fmt.Errorf("--format: %w", err)}
+		return &exitError{code: exitUsage, err: fmt.Errorf("--format: %w", err)}
 	}
 	failOn := lint.Severity("")
 	if o.failOn != "never" {
 		if failOn, err = lint.ParseSeverity(o.failOn); err != nil || failOn == lint.SeverityInfo {
-			return &exitError{code: 2, err: fmt.Errorf("--fail-on %q: want error, warning or never", o.failOn)}
+			return &exitError{code: exitUsage, err: fmt.Errorf("--fail-on %q: want error, warning or never", o.failOn)}
 		}
 	}
 	log := slog.New(slog.DiscardHandler)
@@ -99,7 +109,7 @@ func runLint(cmd *cobra.Command, a *app, o lintOptions) error {
 	}
 	objs, err := loadLintInput(cmd, a, o, log)
 	if err != nil {
-		return &exitError{code: 2, err: err}
+		return &exitError{code: exitUsage, err: err}
 	}
 	model := lint.NewModel(objs)
 	for _, d := range model.Duplicates {
@@ -108,7 +118,7 @@ func runLint(cmd *cobra.Command, a *app, o lintOptions) error {
 	report := lint.NewReport(model.Len(), lint.Run(model))
 	if o.output != "" {
 		if err := lint.WriteFileAtomic(o.output, func(w io.Writer) error { return report.Write(w, format) }); err != nil {
-			return &exitError{code: 2, err: err}
+			return &exitError{code: exitUsage, err: err}
 		}
 		fmt.Fprintf(a.stderr, "meshgate lint: %d objects, %d errors, %d warnings, %d info; report in %s\n",
 			report.Objects, report.Counts.Error, report.Counts.Warning, report.Counts.Info, o.output)
@@ -135,7 +145,7 @@ func loadLintInput(cmd *cobra.Command, a *app, o lintOptions, log *slog.Logger) 
 		if o.kubeconfig != "" || o.context != "" {
 			return nil, errors.New("give either -f (files) or --kubeconfig/--context (live cluster), not both")
 		}
-		objs, skipped, err := lint.Load(o.files, a.stdin)
+		objs, skipped, err := lint.LoadCharts(o.files, a.stdin, chartRenderer(cmd.Context(), o.values, o.namespace))
 		if err != nil {
 			return nil, err
 		}
@@ -145,16 +155,38 @@ func loadLintInput(cmd *cobra.Command, a *app, o lintOptions, log *slog.Logger) 
 		lint.DefaultNamespace(objs, o.namespace)
 		return objs, nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
-		&clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
+	if len(o.values) > 0 {
+		return nil, errors.New("--values applies to Helm charts given with -f")
+	}
+	cfg, err := cluster.ClusterReachable(cmd.Context(), o.kubeconfig, o.context)
 	if err != nil {
-		return nil, fmt.Errorf("no manifests given (-f) and no usable kubeconfig: %w", err)
+		return nil, fmt.Errorf("no manifests given (-f), so lint reads a live cluster: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("connect to cluster %s: %w", cfg.Host, err)
 	}
 	return lint.LoadCluster(cmd.Context(), c, o.namespace, log)
+}
+
+// chartRenderer renders a chart folder as helm template would: release named
+// after the chart, in namespace (default "default"), with the values files
+// merged in order, no cluster contacted.
+func chartRenderer(ctx context.Context, valueFiles []string, namespace string) lint.RenderChart {
+	return func(dir string) ([]byte, error) {
+		vals, err := (&values.Options{ValueFiles: valueFiles}).MergeValues(getter.Providers{})
+		if err != nil {
+			return nil, fmt.Errorf("--values: %w", err)
+		}
+		src := addons.Chart{Path: dir}
+		ch, err := addons.LoadChart(src, "")
+		if err != nil {
+			return nil, err
+		}
+		if namespace == "" {
+			namespace = "default"
+		}
+		out, err := addons.Render(ctx, addons.Release{Name: ch.Name(), Namespace: namespace, Chart: src, Values: vals}, ch, "")
+		return []byte(out), err
+	}
 }

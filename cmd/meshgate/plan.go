@@ -27,14 +27,14 @@ applies itself (Gateway API CRDs, Kong's namespace, the scenarios' fixtures).`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(cluster.Meshes, f.mesh) {
-				return &exitError{code: 2, err: fmt.Errorf("--mesh %q: choose one of %s", f.mesh, strings.Join(cluster.Meshes, ", "))}
+				return &exitError{code: exitUsage, err: fmt.Errorf("--mesh %q: choose one of %s", f.mesh, strings.Join(cluster.Meshes, ", "))}
 			}
 			m, err := f.matrix()
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return &exitError{code: exitUsage, err: err}
 			}
 			if f.proxyServiceType != "" && !existing {
-				return &exitError{code: 2, err: fmt.Errorf("--proxy-service-type applies with --existing; on kind Kong's proxy is a NodePort")}
+				return &exitError{code: exitUsage, err: fmt.Errorf("--proxy-service-type applies with --existing; on kind Kong's proxy is a NodePort")}
 			}
 			po := addons.PlanOptions{
 				Options:  addons.Options{Mesh: f.mesh, Kind: !existing, ImageMirror: f.imageMirror, ProxyServiceType: f.proxyServiceType},

@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -38,13 +38,22 @@ In GitHub Actions:  cat DIR/report.md >> "$GITHUB_STEP_SUMMARY"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in = append(in, args...)
 			if len(in) == 0 || out == "" {
-				return &exitError{code: 2, err: fmt.Errorf("need at least one --in RUN_DIR and an --out DIR (see meshgate report --help)")}
+				return &exitError{code: exitUsage, err: fmt.Errorf("need at least one --in RUN_DIR and an --out DIR (see meshgate report --help)")}
+			}
+			for _, dir := range in {
+				fi, err := os.Stat(dir)
+				switch {
+				case err != nil:
+					return usageError("--in %s: not a folder (give the run folder meshgate bench or e2e wrote with --out)", dir)
+				case !fi.IsDir():
+					return usageError("--in %s is a file: pass the folder that holds it", dir)
+				}
 			}
 			log := slog.New(slog.DiscardHandler)
 			if verbose {
 				log = slog.New(slog.NewTextHandler(a.stderr, nil))
 			}
-			r, err := reports.Generate(cmd.Context(), reports.Options{In: in, Out: out, Meshgate: reportBuildVersion(), Logger: log})
+			r, err := reports.Generate(cmd.Context(), reports.Options{In: in, Out: out, Meshgate: moduleVersion(), Logger: log})
 			if err != nil {
 				return err
 			}
@@ -64,12 +73,4 @@ In GitHub Actions:  cat DIR/report.md >> "$GITHUB_STEP_SUMMARY"`,
 	cmd.Flags().StringVar(&out, "out", "", "output folder (created; files in it are replaced atomically)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log each file written to stderr")
 	return cmd
-}
-
-// reportBuildVersion is the module version this binary was built from.
-func reportBuildVersion() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
 }

@@ -61,7 +61,7 @@ func TestReportRefusals(t *testing.T) {
 		{"no input", []string{"report", "--out", filepath.Join(empty, "r")}, 2, "--in"},
 		{"no output", []string{"report", "--in", empty}, 2, "--out"},
 		{"not a run folder", []string{"report", "--in", empty, "--out", filepath.Join(empty, "r")}, 1, "not a meshgate run folder"},
-		{"missing folder", []string{"report", "--in", filepath.Join(empty, "nope"), "--out", filepath.Join(empty, "r")}, 1, "nope"},
+		{"missing folder", []string{"report", "--in", filepath.Join(empty, "nope"), "--out", filepath.Join(empty, "r")}, 2, "--in " + filepath.Join(empty, "nope") + ": not a folder"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, errOut := runReportCLI(t, tc.args...)

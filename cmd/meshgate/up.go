@@ -37,7 +37,10 @@ what it created.`,
 			log := f.logger(a.stderr)
 			opts, err := f.stackOptions(log)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return &exitError{code: exitUsage, err: err}
+			}
+			if err := reachable(cmd.Context(), opts); err != nil {
+				return fmt.Errorf("nothing was created: %w", err)
 			}
 			env, err := stack.Up(cmd.Context(), opts)
 			if err != nil {

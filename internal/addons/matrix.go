@@ -29,8 +29,8 @@ const (
 	ChartZtunnel   = "ztunnel"
 )
 
-// allCharts are the chart keys a matrix must hold, in install order.
-var allCharts = []string{ChartKong, ChartKuma, ChartIstioBase, ChartIstiod, ChartIstioCNI, ChartZtunnel}
+// chartKeys are the keys of Matrix.Charts, in install order.
+var chartKeys = []string{ChartKong, ChartKuma, ChartIstioBase, ChartIstiod, ChartIstioCNI, ChartZtunnel}
 
 // Image keys in Matrix.Images.
 const (
@@ -46,8 +46,8 @@ const (
 	ImageZtunnel        = "istio-ztunnel"
 )
 
-// allImages are the image keys a matrix must hold.
-var allImages = []string{ImageKong, ImageKongController, ImageKumaCP, ImageKumaDP, ImageKumaInit, ImageKumaCNI,
+// imageKeys are the keys of Matrix.Images, in the order versions.yaml has them.
+var imageKeys = []string{ImageKong, ImageKongController, ImageKumaCP, ImageKumaDP, ImageKumaInit, ImageKumaCNI,
 	ImageIstioPilot, ImageIstioProxy, ImageIstioCNI, ImageZtunnel}
 
 // Matrix is every version one run uses. Load it with DefaultMatrix or
@@ -129,9 +129,12 @@ func fromMap(name string, m map[string]any) (Matrix, error) {
 	}
 	var out Matrix
 	if err := yaml.UnmarshalStrict(raw, &out); err != nil {
-		return Matrix{}, fmt.Errorf("version matrix %s: %w (fields: kind.nodeImage, gatewayAPI.{version,channel}, charts.<key>.{repo,name,version,path,values}, images.<key>)", name, err)
+		return Matrix{}, fmt.Errorf("version matrix %s: %w (valid keys: kind.nodeImage, gatewayAPI.{version,channel}, charts.{%s}.{repo,name,version,path,values}, images.{%s})", name, err, strings.Join(chartKeys, ","), strings.Join(imageKeys, ","))
 	}
-	return out, out.Validate()
+	if err := out.Validate(); err != nil {
+		return Matrix{}, fmt.Errorf("%w (after %s)", err, name)
+	}
+	return out, nil
 }
 
 // Set applies key=value overrides, Helm --set syntax, for example
@@ -173,7 +176,7 @@ func (m Matrix) Validate() error {
 	if m.GatewayAPI.Channel != "standard" {
 		errs = append(errs, fmt.Errorf("gatewayAPI.channel is %q; only the standard channel is embedded", m.GatewayAPI.Channel))
 	}
-	for _, key := range allCharts {
+	for _, key := range chartKeys {
 		c, ok := m.Charts[key]
 		switch {
 		case !ok:
@@ -183,11 +186,16 @@ func (m Matrix) Validate() error {
 		}
 	}
 	for _, key := range sortedKeys(m.Charts) {
-		if !knownChart(key) {
-			errs = append(errs, fmt.Errorf("charts.%s is not a chart meshgate installs (known: %s)", key, strings.Join(allCharts, ", ")))
+		if !slices.Contains(chartKeys, key) {
+			errs = append(errs, fmt.Errorf("charts.%s is not a chart meshgate installs (known: %s)", key, strings.Join(chartKeys, ", ")))
 		}
 	}
-	for _, key := range allImages {
+	for _, key := range sortedKeys(m.Images) {
+		if !slices.Contains(imageKeys, key) {
+			errs = append(errs, fmt.Errorf("images.%s is not an image meshgate installs (known: %s)", key, strings.Join(imageKeys, ", ")))
+		}
+	}
+	for _, key := range imageKeys {
 		ref := m.Images[key]
 		if ref == "" {
 			errs = append(errs, fmt.Errorf("images.%s is missing", key))
@@ -202,8 +210,6 @@ func (m Matrix) Validate() error {
 	}
 	return nil
 }
-
-func knownChart(key string) bool { return slices.Contains(allCharts, key) }
 
 // splitImage splits "repo/name:tag" (an optional @digest kept with the tag).
 func splitImage(ref string) (repo, tag string, err error) {

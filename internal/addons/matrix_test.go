@@ -89,7 +89,8 @@ func TestLoadMatrixErrors(t *testing.T) {
 	}{
 		{"missing file", filepath.Join(dir, "absent.yaml"), []string{"absent.yaml"}},
 		{"not yaml", write("bad.yaml", "images: [unclosed"), []string{"bad.yaml", "not YAML"}},
-		{"unknown field", write("typo.yaml", "imgaes:\n  kong: kong:3.9\n"), []string{"typo.yaml", "imgaes", "fields:"}},
+		{"unknown field", write("typo.yaml", "imgaes:\n  kong: kong:3.9\n"), []string{"typo.yaml", "imgaes", "valid keys:", "images.{kong,kong-controller"}},
+		{"unknown image key", write("img.yaml", "images:\n  kong-contoller: kong/kubernetes-ingress-controller:3.6\n"), []string{"img.yaml", "images.kong-contoller is not an image", "known: kong, kong-controller,"}},
 		{"image without tag", write("notag.yaml", "images:\n  kong: kong\n"), []string{"images.kong", "no tag"}},
 		{"node image not pinned", write("pin.yaml", "kind:\n  nodeImage: kindest/node:v1.37.0\n"), []string{"not pinned by digest"}},
 		{"unknown chart", write("chart.yaml", "charts:\n  linkerd:\n    path: ./x\n"), []string{"charts.linkerd is not a chart"}},
@@ -107,6 +108,23 @@ func TestLoadMatrixErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMatrixSetRefusesUnknownKeys(t *testing.T) {
+	m, err := DefaultMatrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for set, want := range map[string]string{
+		"images.kong-contoller=kong/kubernetes-ingress-controller:3.6": "images.kong-contoller is not an image meshgate installs (known: kong, kong-controller,",
+		"charts.kuma.pth=./kuma.tgz":                                   `unknown field "pth"`,
+		"charts.linkerd.path=./l.tgz":                                  "charts.linkerd is not a chart",
+		"kind.image=kindest/node:v1":                                   `unknown field "image"`,
+	} {
+		if _, err := m.Set(set); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--set") {
+			t.Errorf("Set(%q) = %v, want an error naming --set and %q", set, err, want)
+		}
 	}
 }
 

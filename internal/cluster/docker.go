@@ -32,7 +32,8 @@ func DockerReachable(ctx context.Context) error {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("Docker is not reachable at %s: %v; start the Docker engine (for example `sudo systemctl start docker`) or point DOCKER_HOST at a running one", host, err)
+		return &UnreachableError{What: "Docker", Tried: host, Err: err,
+			Fix: "start the Docker engine (for example `sudo systemctl start docker`) or point DOCKER_HOST at a running one"}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64))

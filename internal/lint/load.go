@@ -24,6 +24,14 @@ func Load(paths []string, stdin io.Reader) ([]*Object, []string, error) {
 	return manifest.Load(paths, stdin)
 }
 
+// RenderChart renders a Helm chart folder; see manifest.LoadCharts.
+type RenderChart = manifest.RenderChart
+
+// LoadCharts is Load that renders Helm charts with render; see manifest.LoadCharts.
+func LoadCharts(paths []string, stdin io.Reader, render RenderChart) ([]*Object, []string, error) {
+	return manifest.LoadCharts(paths, stdin, render)
+}
+
 // Parse reads one multi-document YAML or JSON stream; see manifest.Parse.
 func Parse(name string, data []byte) ([]*Object, error) { return manifest.Parse(name, data) }
 

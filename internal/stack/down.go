@@ -41,7 +41,10 @@ func down(ctx context.Context, env *cluster.Env, opts DownOptions) error {
 }
 
 // DownKind deletes a kind cluster by name (`meshgate down --name`).
-func DownKind(name string, log *slog.Logger) error {
+func DownKind(ctx context.Context, name string, log *slog.Logger) error {
+	if err := cluster.DockerReachable(ctx); err != nil {
+		return fmt.Errorf("kind cluster %s lives in Docker: %w", name, err)
+	}
 	k := cluster.NewKind(log)
 	ok, err := k.Exists(name)
 	if err != nil {
@@ -70,14 +73,17 @@ func DownRun(ctx context.Context, dir string, log *slog.Logger) error {
 		if !s.ClusterCreated {
 			return fmt.Errorf("run %s reused kind cluster %q and did not create it; delete it with meshgate down --name %s", s.RunID, s.Name, s.Name)
 		}
+		if err := cluster.DockerReachable(ctx); err != nil {
+			return fmt.Errorf("kind cluster %s lives in Docker: %w", s.Name, err)
+		}
 		if err := cluster.NewKind(log).Delete(s.Name, s.KubeconfigPath); err != nil {
 			return err
 		}
 	case cluster.ProviderExisting:
 		env := &cluster.Env{RunID: s.RunID, RunDir: dir, Provider: s.Provider, Name: s.Name, KubeconfigPath: s.KubeconfigPath, KubeContext: s.KubeContext, Log: log}
-		rc, err := cluster.RESTConfig(s.KubeconfigPath, s.KubeContext)
+		rc, err := cluster.ClusterReachable(ctx, s.KubeconfigPath, s.KubeContext)
 		if err != nil {
-			return err
+			return fmt.Errorf("run %s installed on an existing cluster: %w", s.RunID, err)
 		}
 		env.REST = rc
 		if err := undo(ctx, env, s.Created); err != nil {

@@ -75,7 +75,8 @@ type DownOptions struct {
 	Timeout time.Duration
 }
 
-func (o Options) validate() error {
+// Validate checks the options before anything is created; Up calls it first.
+func (o Options) Validate() error {
 	switch o.Mesh {
 	case cluster.MeshKuma, cluster.MeshIstio, cluster.MeshIstioAmbient:
 	default:

@@ -30,7 +30,7 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.o.validate()
+			err := tt.o.Validate()
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("valid options rejected: %v", err)
@@ -67,6 +67,26 @@ func TestUpFailsEarlyWithoutDocker(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, StateFile)); err == nil {
 		t.Error("a failed, cleaned-up run left its state file")
+	}
+}
+
+// A run folder Up had to create is removed again when nothing was written
+// to it; one the user made beforehand stays.
+func TestUpFailingEarlyLeavesNoEmptyRunFolder(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "absent.sock"))
+	fresh := filepath.Join(t.TempDir(), "run")
+	if _, err := Up(context.Background(), Options{Mesh: "kuma", RunDir: fresh}); err == nil {
+		t.Fatal("Up without Docker succeeded")
+	}
+	if _, err := os.Stat(fresh); err == nil {
+		t.Errorf("Up failed before Docker and left the empty run folder %s", fresh)
+	}
+	mine := t.TempDir()
+	if _, err := Up(context.Background(), Options{Mesh: "kuma", RunDir: mine}); err == nil {
+		t.Fatal("Up without Docker succeeded")
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Errorf("Up removed a run folder it did not create: %v", err)
 	}
 }
 

@@ -41,7 +41,7 @@ type state struct {
 }
 
 func up(ctx context.Context, opts Options) (env *cluster.Env, err error) {
-	if err := opts.validate(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	opts = withDefaults(opts)
@@ -50,6 +50,8 @@ func up(ctx context.Context, opts Options) (env *cluster.Env, err error) {
 		return nil, err
 	}
 	runID := newRunID()
+	_, statErr := os.Stat(opts.RunDir)
+	madeRunDir := opts.RunDir == "" || errors.Is(statErr, os.ErrNotExist)
 	if opts.RunDir == "" {
 		if opts.RunDir, err = os.MkdirTemp("", "meshgate-"+runID+"-"); err != nil {
 			return nil, err
@@ -86,6 +88,9 @@ func up(ctx context.Context, opts Options) (env *cluster.Env, err error) {
 			err = errors.Join(err, terr)
 		}
 		_ = os.Remove(filepath.Join(env.RunDir, StateFile))
+		if madeRunDir {
+			_ = os.Remove(env.RunDir) // only when nothing was written to it
+		}
 	}()
 
 	var kind *cluster.Kind

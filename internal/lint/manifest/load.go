@@ -51,14 +51,31 @@ func LoadPaths(paths []string, stdin io.Reader) ([]*Object, error) {
 }
 
 // Load is LoadPaths that also names the files it skipped: inside a folder,
-// a file with no Kubernetes object at all (Helm's Chart.yaml and
-// values.yaml, kustomization.yaml, CI configs) is skipped, not an error. A
-// file named explicitly must hold objects.
+// a file with no Kubernetes object at all (values files, kustomization.yaml,
+// CI configs) is skipped, not an error. A file named explicitly must hold
+// objects. A Helm chart (a folder with Chart.yaml) is refused with the way to
+// render it; LoadCharts renders it instead.
 func Load(paths []string, stdin io.Reader) (objs []*Object, skipped []string, err error) {
+	return LoadCharts(paths, stdin, nil)
+}
+
+// RenderChart renders the Helm chart in dir to a multi-document YAML stream.
+type RenderChart func(dir string) ([]byte, error)
+
+// LoadCharts is Load that renders every Helm chart it meets (a folder given
+// or walked that holds Chart.yaml) with render, and lints its output.
+func LoadCharts(paths []string, stdin io.Reader, render RenderChart) (objs []*Object, skipped []string, err error) {
 	for _, p := range paths {
-		files, err := expand(p)
+		files, charts, err := expand(p)
 		if err != nil {
 			return nil, nil, err
+		}
+		for _, dir := range charts {
+			got, err := loadChart(dir, render)
+			if err != nil {
+				return nil, nil, err
+			}
+			objs = append(objs, got...)
 		}
 		walked := len(files) > 1 || (len(files) == 1 && files[0] != p)
 		for _, f := range files {
@@ -80,26 +97,46 @@ func Load(paths []string, stdin io.Reader) (objs []*Object, skipped []string, er
 	return objs, skipped, nil
 }
 
+// ChartFile marks a folder as a Helm chart.
+const ChartFile = "Chart.yaml"
+
+func loadChart(dir string, render RenderChart) ([]*Object, error) {
+	if render == nil {
+		return nil, &InputError{File: dir, Msg: "is a Helm chart (" + ChartFile + "): its templates are not manifests; render it first, e.g. `helm template NAME " + dir + " | meshgate lint -f -`"}
+	}
+	data, err := render(dir)
+	if err != nil {
+		return nil, &InputError{File: dir, Msg: "Helm chart does not render (fix the chart or its values)", Err: err}
+	}
+	return Parse(dir+" (rendered)", data)
+}
+
 // ErrNotObject marks a document that is not a Kubernetes object.
 var ErrNotObject = errors.New("not a Kubernetes object")
 
-func expand(p string) ([]string, error) {
+// expand lists the manifest files under p and, separately, the Helm chart
+// folders (p itself, or folders met while walking it; their files are not
+// listed).
+func expand(p string) (files, charts []string, err error) {
 	if p == "-" {
-		return []string{"-"}, nil
+		return []string{"-"}, nil, nil
 	}
 	info, err := os.Stat(p)
 	if err != nil {
-		return nil, &InputError{File: p, Msg: "cannot read (give a YAML file, a folder of them, or - for stdin)", Err: err}
+		return nil, nil, &InputError{File: p, Msg: "cannot read (give a YAML file, a folder of them, or - for stdin)", Err: err}
 	}
 	if !info.IsDir() {
-		return []string{p}, nil
+		return []string{p}, nil, nil
 	}
-	var files []string
 	err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() && path != p && strings.HasPrefix(d.Name(), ".") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() && isChart(path) {
+			charts = append(charts, path)
 			return filepath.SkipDir
 		}
 		switch strings.ToLower(filepath.Ext(path)) {
@@ -111,13 +148,18 @@ func expand(p string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, &InputError{File: p, Msg: "cannot walk folder", Err: err}
+		return nil, nil, &InputError{File: p, Msg: "cannot walk folder", Err: err}
 	}
 	sort.Strings(files)
-	if len(files) == 0 {
-		return nil, &InputError{File: p, Msg: "folder holds no *.yaml, *.yml or *.json files"}
+	if len(files) == 0 && len(charts) == 0 {
+		return nil, nil, &InputError{File: p, Msg: "folder holds no *.yaml, *.yml or *.json files"}
 	}
-	return files, nil
+	return files, charts, nil
+}
+
+func isChart(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ChartFile))
+	return err == nil
 }
 
 func readInput(f string, stdin io.Reader) ([]byte, string, error) {

@@ -145,7 +145,6 @@ func FuzzParse(f *testing.F) {
 func TestLoadSkipsNonManifestsInFolders(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{
-		"Chart.yaml":         "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
 		"values.yaml":        "replicas: 2\nimage: {tag: x}\n",
 		"kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [svc.yaml]\n",
 		"empty.yaml":         "# nothing\n",
@@ -160,8 +159,8 @@ func TestLoadSkipsNonManifestsInFolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) != 1 || objs[0].Name != "a" || len(skipped) != 4 {
-		t.Fatalf("got %d objects, skipped %v; want the Service and 4 skipped files", len(objs), skipped)
+	if len(objs) != 1 || objs[0].Name != "a" || len(skipped) != 3 {
+		t.Fatalf("got %d objects, skipped %v; want the Service and 3 skipped files", len(objs), skipped)
 	}
 	// Named explicitly, a file without objects is bad input.
 	if _, _, err := Load([]string{filepath.Join(dir, "values.yaml")}, nil); err == nil {
@@ -173,5 +172,44 @@ func TestLoadSkipsNonManifestsInFolders(t *testing.T) {
 	}
 	if _, _, err := Load([]string{dir}, nil); err == nil || !strings.Contains(err.Error(), "broken.yaml") {
 		t.Fatalf("broken file in folder: got %v", err)
+	}
+}
+
+// A folder with Chart.yaml is a Helm chart: its templates are never parsed
+// as manifests; without a renderer the error says how to render it.
+func TestLoadChartFolders(t *testing.T) {
+	root := t.TempDir()
+	chart := filepath.Join(root, "charts", "shop")
+	files := map[string]string{
+		filepath.Join(chart, "Chart.yaml"):          "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+		filepath.Join(chart, "templates", "s.yaml"): "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n",
+		filepath.Join(root, "ns.yaml"):              "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+	}
+	for name, body := range files {
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{chart, root} {
+		_, _, err := Load([]string{p}, nil)
+		var ie *InputError
+		if !errors.As(err, &ie) || ie.File != chart || !strings.Contains(err.Error(), "helm template NAME "+chart) {
+			t.Errorf("Load(%s) = %v; want an input error naming the chart and helm template", p, err)
+		}
+	}
+	var rendered []string
+	render := func(dir string) ([]byte, error) {
+		rendered = append(rendered, dir)
+		return []byte("apiVersion: v1\nkind: Service\nmetadata: {name: shop}\n"), nil
+	}
+	objs, _, err := LoadCharts([]string{root}, nil, render)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rendered) != 1 || rendered[0] != chart || len(objs) != 2 || objs[0].Source.File != chart+" (rendered)" {
+		t.Errorf("rendered %v, objects %d (first from %q); want the chart rendered once beside ns.yaml", rendered, len(objs), objs[0].Source.File)
 	}
 }
