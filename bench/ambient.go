@@ -1,17 +1,13 @@
 package bench
 
 import (
-	"context"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/meshgate/meshgate/fixtures"
 	ambientfx "github.com/meshgate/meshgate/fixtures/ambient"
 	istiofx "github.com/meshgate/meshgate/fixtures/istio"
-	"github.com/meshgate/meshgate/internal/cluster"
 )
 
 // Ambient modes: the same echo pods behind a second Service that uses a
@@ -37,14 +33,14 @@ func (p ClusterPlan) ambientModes(path string) []ClusterMode {
 	}
 }
 
-// ambientObjects are the waypoint-bound echo Service (same pods) and Kong's
-// route to it. The waypoint Gateway itself is a CRD object: applyWaypoint.
-func (p ClusterPlan) ambientObjects() []any {
+// ambientObjects are the waypoint Gateway (istiod deploys its Envoy), the
+// waypoint-bound echo Service (same pods) and Kong's route to it.
+func (p ClusterPlan) ambientObjects() []client.Object {
 	o := p.Options
 	_, svc := p.echo(o.MeshNamespace)
 	svc.Name = p.waypointService()
 	svc.Labels = map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy, ambientfx.LabelUseWaypoint: ambientfx.DefaultWaypoint}
-	return []any{svc, p.ingress(o.MeshNamespace, "bench-waypoint", "/bench/waypoint", svc.Name, int32(o.EchoPort))}
+	return []client.Object{p.Waypoint(), svc, p.ingress(o.MeshNamespace, "bench-waypoint", "/bench/waypoint", svc.Name, int32(o.EchoPort))}
 }
 
 // Waypoint is the bench namespace's waypoint (fixtures/ambient: class
@@ -52,23 +48,6 @@ func (p ClusterPlan) ambientObjects() []any {
 func (p ClusterPlan) Waypoint() client.Object {
 	o := ambientfx.Options{Options: istiofx.Options{Namespace: p.Options.MeshNamespace}, Waypoint: ambientfx.DefaultWaypoint}
 	return ambientfx.Waypoint(o, false)
-}
-
-// applyWaypoint creates the waypoint Gateway on istio-ambient (istiod
-// deploys its Envoy; the preflight of the waypoint modes shows when it is
-// not serving yet).
-func applyWaypoint(ctx context.Context, cfg *rest.Config, p ClusterPlan) error {
-	if p.Options.Mesh != cluster.MeshIstioAmbient {
-		return nil
-	}
-	c, err := client.New(cfg, client.Options{Scheme: fixtures.Scheme()})
-	if err != nil {
-		return err
-	}
-	if err := c.Create(ctx, p.Waypoint()); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create the bench waypoint in %s: %w", p.Options.MeshNamespace, err)
-	}
-	return nil
 }
 
 // ambientLoadgen enrolls the mesh loadgen pod by its own label (the cni

@@ -24,9 +24,6 @@ func TestAmbientClusterPlan(t *testing.T) {
 	if p.Skipped[ModeKongMeshJWT] == "" {
 		t.Error("kong-mesh-jwt left out without a reason")
 	}
-	if err := p.Validate(); err != nil {
-		t.Error(err)
-	}
 	for _, m := range p.Modes {
 		if m.Name == ModeMeshWaypoint && (m.Loadgen != LoadgenMesh || !strings.Contains(m.URL, "echo-bench-waypoint.meshgate-bench-mesh.svc")) {
 			t.Errorf("mesh-waypoint: loadgen %s URL %s", m.Loadgen, m.URL)
@@ -49,7 +46,7 @@ func TestAmbientBackendObjects(t *testing.T) {
 	p, _ := NewClusterPlan(ClusterOptions{Mesh: cluster.MeshIstioAmbient})
 	var wpSvc *corev1.Service
 	routed := false
-	for _, obj := range p.BackendObjects() {
+	for _, obj := range p.AllObjects() {
 		switch v := obj.(type) {
 		case *corev1.Namespace:
 			if (v.Name == p.Options.MeshNamespace) != (v.Labels["istio.io/dataplane-mode"] == "ambient") {

@@ -1,12 +1,12 @@
 package bench
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -50,8 +50,9 @@ type ClusterOptions struct {
 	KongMeshURL  string
 	BodyBytes    int
 	LoadgenImage string
-	// JWTToken is sent as a bearer token in kong-mesh-jwt.
-	JWTToken string
+	// JWTValidFor is how long the token mode kong-mesh-jwt sends stays
+	// valid (default 24h): it must outlast the bench.
+	JWTValidFor time.Duration
 }
 
 // ClusterMode is a Mode plus where it starts and how its target is found.
@@ -70,6 +71,9 @@ type ClusterPlan struct {
 	Modes   []ClusterMode
 	// Skipped names modes left out on this mesh, with the reason.
 	Skipped map[string]string
+	// jwks is the bench issuer's key set, inline in the RequestAuthentication
+	// of mode kong-mesh-jwt.
+	jwks string
 }
 
 // ModeNames lists the planned modes in order.
@@ -104,6 +108,9 @@ func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
 	if o.BodyBytes == 0 {
 		o.BodyBytes = 1024
 	}
+	if o.JWTValidFor == 0 {
+		o.JWTValidFor = 24 * time.Hour
+	}
 	def(&o.KongPlainURL, fmt.Sprintf("http://kong-plain-gateway-proxy.%s.svc.cluster.local", o.Namespace))
 	def(&o.KongMeshURL, fmt.Sprintf("http://%s.%s.svc.cluster.local", cluster.KongProxyService, cluster.KongNamespace))
 
@@ -127,12 +134,14 @@ func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
 			URL: o.KongMeshURL + "/bench/mesh" + path}, Loadgen: LoadgenPlain},
 	}
 	if o.Mesh == cluster.MeshIstio {
-		jwt := ClusterMode{Mode: Mode{Name: ModeKongMeshJWT, Description: "kong-mesh plus RequestAuthentication and AuthorizationPolicy (requestPrincipals) at the echo",
-			URL: o.KongMeshURL + "/bench/jwt" + path}, Loadgen: LoadgenPlain}
-		if o.JWTToken != "" {
-			jwt.Header = http.Header{"Authorization": {"Bearer " + o.JWTToken}}
+		jwks, token, err := newBenchIssuer(o.JWTValidFor)
+		if err != nil {
+			return ClusterPlan{}, fmt.Errorf("mode %s: %w", ModeKongMeshJWT, err)
 		}
-		p.Modes = append(p.Modes, jwt)
+		p.jwks = jwks
+		p.Modes = append(p.Modes, ClusterMode{Mode: Mode{Name: ModeKongMeshJWT,
+			Description: "kong-mesh to a second echo guarded by RequestAuthentication and AuthorizationPolicy (requestPrincipals, scope), with a token of the bench's own issuer",
+			URL:         o.KongMeshURL + "/bench/jwt" + path, Header: http.Header{"Authorization": {"Bearer " + token}}}, Loadgen: LoadgenPlain})
 	} else if o.Mesh == cluster.MeshIstioAmbient {
 		p.Modes = append(p.Modes, p.ambientModes(path)...)
 		p.Skipped[ModeKongMeshJWT] = "in ambient mode the JWT hop is the waypoint's; measured as the waypoint modes without a policy, the JWT filter's own cost is not measured yet"
@@ -140,17 +149,6 @@ func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
 		p.Skipped[ModeKongMeshJWT] = "Kuma has no JWT policy in its open-source edition; the JWT hop is measured on Istio only"
 	}
 	return p, nil
-}
-
-// Validate checks the plan is runnable: a JWT mode needs a token.
-func (p ClusterPlan) Validate() error {
-	var errs []error
-	for _, m := range p.Modes {
-		if m.Name == ModeKongMeshJWT && m.Header.Get("Authorization") == "" {
-			errs = append(errs, errors.New("mode kong-mesh-jwt needs a token (ClusterOptions.JWTToken): without one the AuthorizationPolicy answers 403 and every run is rejected"))
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // LoadgenPods are the load generator pods: one without a sidecar, one with,

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
@@ -29,14 +29,11 @@ import (
 	"github.com/meshgate/meshgate/internal/kube"
 )
 
-// BackendObjects are the bench's own objects besides the loadgen pods: the
-// two namespaces, the echo backend (same image) in each, and Kong routes to
-// both. On Kuma the meshed route goes through the ExternalName bridge to the
-// mesh hostname; on Istio the meshed Service carries service-upstream and
-// host-header, and its route preserve-host "false", so Kong's sidecar sees the
-// Service's name as Host (kong.SendsHost). A Kong outside the mesh for mode
-// kong is not installed here (ClusterOptions.KongPlainURL).
-func (p ClusterPlan) BackendObjects() []any {
+// sharedObjects are what every mode stands on: the two namespaces, the echo
+// backend (same image) in each, and Kong's route to the plain one. A Kong
+// outside the mesh for mode kong is not installed here
+// (ClusterOptions.KongPlainURL).
+func (p ClusterPlan) sharedObjects() []client.Object {
 	o := p.Options
 	plainNS := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
 		ObjectMeta: metav1.ObjectMeta{Name: o.Namespace, Labels: map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy}}}
@@ -50,44 +47,60 @@ func (p ClusterPlan) BackendObjects() []any {
 	case cluster.MeshIstioAmbient:
 		meshNS.Labels[ambientfx.LabelDataplaneMode] = ambientfx.DataplaneAmbient
 	}
-	objs := []any{plainNS, meshNS}
+	objs := []client.Object{plainNS, meshNS}
 	for _, ns := range []string{o.Namespace, o.MeshNamespace} {
 		dep, svc := p.echo(ns)
 		objs = append(objs, dep, svc)
 	}
-	meshBackend := o.EchoName
-	if o.Mesh == cluster.MeshKuma {
-		bridge := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-			ObjectMeta: metav1.ObjectMeta{Name: o.EchoName + "-bridge", Namespace: o.MeshNamespace, Labels: map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy}},
-			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName,
-				ExternalName: fmt.Sprintf("%s.%s.svc.80.mesh", o.EchoName, o.MeshNamespace),
-				Ports:        []corev1.ServicePort{{Name: "http", Port: 80}}}}
-		objs = append(objs, bridge)
-		meshBackend = bridge.Name
+	return append(objs, p.ingress(o.Namespace, "bench-plain", "/bench/plain", o.EchoName, int32(o.EchoPort)))
+}
+
+// kongMeshObjects route Kong in the mesh to the meshed echo with the fix:
+// on Kuma through an ExternalName bridge to the mesh hostname, which names
+// the Service's port (<svc>.<ns>.svc.<port>.mesh), routed on port 80 where
+// the VIP listens (kumahq/kuma pkg/xds/topology/dns.go); on Istio through
+// the Service's service-upstream and host-header (set in echo) with the
+// route's preserve-host "false", so Kong's sidecar sees the Service's name
+// as Host (kong.SendsHost).
+func (p ClusterPlan) kongMeshObjects() []client.Object {
+	o := p.Options
+	if o.Mesh != cluster.MeshKuma {
+		return []client.Object{p.kongMeshRoute("bench-mesh", "/bench/mesh", o.EchoName, int32(o.EchoPort))}
 	}
-	meshPort := int32(o.EchoPort)
-	if o.Mesh == cluster.MeshKuma {
-		meshPort = 80 // the mesh VIP listens on 80 (FACTS: serviceVipPort)
+	bridge := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.EchoName + "-bridge", Namespace: o.MeshNamespace, Labels: map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName,
+			ExternalName: fmt.Sprintf("%s.%s.svc.%d.mesh", o.EchoName, o.MeshNamespace, o.EchoPort),
+			Ports:        []corev1.ServicePort{{Name: "http", Port: kumaVIPPort}}}}
+	return []client.Object{bridge, p.kongMeshRoute("bench-mesh", "/bench/mesh", bridge.Name, kumaVIPPort)}
+}
+
+// kumaVIPPort is the port Kuma's VIP outbound listens on for .mesh names.
+const kumaVIPPort = 80
+
+// kongMeshRoute is a Kong route in the meshed namespace; with Istio
+// sidecars, KIC routes preserve the client's Host unless told not to, and
+// Kong sends the Service's host-header only then.
+func (p ClusterPlan) kongMeshRoute(name, path, backend string, port int32) *networkingv1.Ingress {
+	r := p.ingress(p.Options.MeshNamespace, name, path, backend, port)
+	if p.Options.Mesh == cluster.MeshIstio {
+		r.Annotations[kong.PreserveHostAnnotation] = "false"
 	}
-	meshRoute := p.ingress(o.MeshNamespace, "bench-mesh", "/bench/mesh", meshBackend, meshPort)
-	if o.Mesh == cluster.MeshIstio {
-		// KIC routes preserve the client's Host unless told not to, and Kong
-		// sends the Service's host-header only then.
-		meshRoute.Annotations[kong.PreserveHostAnnotation] = "false"
-	}
-	objs = append(objs, p.ingress(o.Namespace, "bench-plain", "/bench/plain", o.EchoName, int32(o.EchoPort)), meshRoute)
-	if o.Mesh == cluster.MeshIstioAmbient {
-		objs = append(objs, p.ambientObjects()...)
-	}
-	return objs
+	return r
 }
 
 func (p ClusterPlan) echo(ns string) (*appsv1.Deployment, *corev1.Service) {
+	return p.echoNamed(ns, p.Options.EchoName)
+}
+
+// echoNamed is an echo Deployment and its Service; the pods carry app: name
+// too, the label fixtures/istio's policies select.
+func (p ClusterPlan) echoNamed(ns, name string) (*appsv1.Deployment, *corev1.Service) {
 	o := p.Options
-	sel := map[string]string{"app.kubernetes.io/name": o.EchoName}
-	lbl := map[string]string{"app.kubernetes.io/name": o.EchoName, fixtures.LabelManagedBy: fixtures.ManagedBy}
+	sel := map[string]string{"app.kubernetes.io/name": name}
+	lbl := map[string]string{"app.kubernetes.io/name": name, "app": name, fixtures.LabelManagedBy: fixtures.ManagedBy}
 	dep := &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: o.EchoName, Namespace: ns, Labels: lbl},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbl},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: ptr.To[int32](1),
 			Selector: &metav1.LabelSelector{MatchLabels: sel},
@@ -103,13 +116,13 @@ func (p ClusterPlan) echo(ns string) (*appsv1.Deployment, *corev1.Service) {
 			},
 		}}
 	svc := &corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: metav1.ObjectMeta{Name: o.EchoName, Namespace: ns, Labels: lbl},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: lbl},
 		Spec: corev1.ServiceSpec{Selector: sel, Ports: []corev1.ServicePort{{
 			Name: "http", Port: int32(o.EchoPort), TargetPort: intstr.FromInt(o.EchoPort), AppProtocol: ptr.To("http")}}}}
 	if ns == o.MeshNamespace && cluster.IsIstio(o.Mesh) {
 		svc.Annotations = map[string]string{kong.ServiceUpstreamAnnotation: "true"}
 		if o.Mesh == cluster.MeshIstio { // the sidecar routes by Host; ztunnel does not
-			svc.Annotations[kong.HostHeaderAnnotation] = fmt.Sprintf("%s.%s.svc.cluster.local", o.EchoName, ns)
+			svc.Annotations[kong.HostHeaderAnnotation] = fmt.Sprintf("%s.%s.svc.cluster.local", name, ns)
 		}
 	}
 	return dep, svc
@@ -141,11 +154,12 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 	if err != nil {
 		return nil, err
 	}
-	if err := applyAll(ctx, cs, p.BackendObjects()); err != nil {
+	kc, err := kube.New(env.REST, env.RunID, log)
+	if err != nil {
 		return nil, err
 	}
-	if err := applyWaypoint(ctx, env.REST, p); err != nil {
-		return nil, err
+	if err := kc.Apply(ctx, p.AllObjects()...); err != nil {
+		return nil, fmt.Errorf("apply the bench objects (meshgate bench --dry-run prints them): %w", err)
 	}
 	loaders := map[string]Loader{}
 	for _, pod := range p.LoadgenPods() {
@@ -224,29 +238,6 @@ func preflight(ctx context.Context, m Mode, o Options) error {
 	return nil
 }
 
-func applyAll(ctx context.Context, cs kubernetes.Interface, objs []any) error {
-	var errs []error
-	for _, obj := range objs {
-		var err error
-		switch v := obj.(type) {
-		case *corev1.Namespace:
-			_, err = cs.CoreV1().Namespaces().Create(ctx, v, metav1.CreateOptions{})
-		case *corev1.Service:
-			_, err = cs.CoreV1().Services(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-		case *appsv1.Deployment:
-			_, err = cs.AppsV1().Deployments(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-		case *networkingv1.Ingress:
-			_, err = cs.NetworkingV1().Ingresses(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
-		default:
-			err = fmt.Errorf("no applier for %T", obj)
-		}
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			errs = append(errs, fmt.Errorf("create %T: %w", obj, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
 func startLoadgen(ctx context.Context, cs kubernetes.Interface, cfg *rest.Config, pod *corev1.Pod, log *slog.Logger) (func(), string, error) {
 	pods := cs.CoreV1().Pods(pod.Namespace)
 	_ = pods.Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)})
@@ -294,9 +285,11 @@ func waitPodReady(ctx context.Context, cs kubernetes.Interface, ns, name string)
 }
 
 func waitEcho(ctx context.Context, cs kubernetes.Interface, p ClusterPlan) error {
-	for _, ns := range []string{p.Options.Namespace, p.Options.MeshNamespace} {
-		if _, err := podIP(ctx, cs, ns, map[string]string{"app.kubernetes.io/name": p.Options.EchoName}); err != nil {
-			return err
+	for _, o := range p.AllObjects() {
+		if d, ok := o.(*appsv1.Deployment); ok {
+			if _, err := podIP(ctx, cs, d.Namespace, d.Spec.Selector.MatchLabels); err != nil {
+				return fmt.Errorf("echo %s/%s: %w", d.Namespace, d.Name, err)
+			}
 		}
 	}
 	return nil

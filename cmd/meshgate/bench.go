@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,19 +15,21 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/meshgate/meshgate/bench"
+	"github.com/meshgate/meshgate/fixtures"
 	"github.com/meshgate/meshgate/fixtures/apps/echo/echoserver"
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/stack"
 )
 
 type benchFlags struct {
-	local, noAA, verbose   bool
-	mesh, out, proxy       string
-	compare, in            string
-	jwtToken, kongPlainURL string
-	injectDelay            time.Duration
-	opts                   bench.Options
-	gate                   bench.Gate
+	local, noAA, verbose bool
+	mesh, out, proxy     string
+	compare, in          string
+	kongPlainURL         string
+	dryRun               bool
+	injectDelay          time.Duration
+	opts                 bench.Options
+	gate                 bench.Gate
 }
 
 // Local mode measures one proxy hop on loopback: shorter runs at one
@@ -75,7 +78,7 @@ vegeta report reads.`,
 	fl.StringVar(&f.compare, "compare", "", "gate against this older summary.json (or its run folder)")
 	fl.StringVar(&f.proxy, "proxy", bench.ProxyAuto, "local proxy hop: auto, nginx or go")
 	fl.DurationVar(&f.injectDelay, "inject-delay", 0, "local only: add this delay to every request through the proxy hop (to see the gate fail)")
-	fl.StringVar(&f.jwtToken, "jwt-token", "", "cluster, Istio: bearer token for mode kong-mesh-jwt")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "with --mesh: print the objects each mode applies (mTLS policies, Kong routes, the Kuma bridge, the JWT policy) and exit")
 	fl.StringVar(&f.kongPlainURL, "kong-plain-url", "", "cluster: URL of a Kong outside the mesh for mode kong (default kong-plain-gateway-proxy in the bench namespace)")
 	fl.BoolVar(&f.noAA, "no-aa", false, "skip the A/A baseline (no noise floor)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log progress to stderr")
@@ -100,6 +103,9 @@ vegeta report reads.`,
 func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) error {
 	if err := validateBench(fl, f); err != nil {
 		return &exitError{code: exitUsage, err: err}
+	}
+	if f.dryRun {
+		return printBenchObjects(a, f.mesh)
 	}
 	var old *bench.Summary
 	if f.compare != "" {
@@ -163,6 +169,9 @@ func validateBench(fl *pflag.FlagSet, f *benchFlags) error {
 	}
 	if f.in != "" && f.compare == "" {
 		return errors.New("--in DIR only makes sense with --compare OLD")
+	}
+	if f.dryRun && f.mesh == "" {
+		return errors.New("--dry-run prints a cluster bench's objects: give it --mesh")
 	}
 	if f.local {
 		for name, v := range localDefaults {
@@ -249,16 +258,37 @@ func dropMode(modes []bench.Mode, name string) []bench.Mode {
 	return out
 }
 
+// printBenchObjects writes, per mode, the objects `bench --mesh` applies,
+// as YAML, and the modes left out on this mesh with the reason.
+func printBenchObjects(a *app, mesh string) error {
+	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: mesh})
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	descriptions := map[string]string{"shared": "namespaces, the echo backend in each, Kong's route to the plain one"}
+	for _, m := range plan.Modes {
+		descriptions[m.Name] = m.Description
+	}
+	for _, g := range plan.ObjectsByMode() {
+		y, err := fixtures.ToYAML(g.Objects...)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "# mode %s: %s\n%s", g.Mode, descriptions[g.Mode], y)
+	}
+	for _, name := range slices.Sorted(maps.Keys(plan.Skipped)) {
+		fmt.Fprintf(a.stdout, "# mode %s not run on %s: %s\n", name, mesh, plan.Skipped[name])
+	}
+	return nil
+}
+
 func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench.Summary, error) {
-	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: f.mesh, BodyBytes: f.opts.BodyBytes, JWTToken: f.jwtToken, KongPlainURL: f.kongPlainURL})
+	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: f.mesh, BodyBytes: f.opts.BodyBytes, KongPlainURL: f.kongPlainURL})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
 	if err := cluster.DockerReachable(ctx); err != nil {
 		return nil, fmt.Errorf("bench --mesh %s needs a kind cluster, so Docker: %w. `meshgate bench --local` runs the same engine on loopback without one", f.mesh, err)
-	}
-	if err := plan.Validate(); err != nil {
-		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%w (--jwt-token)", err)}
 	}
 	if f.noAA {
 		plan.Modes = slices.DeleteFunc(plan.Modes, func(m bench.ClusterMode) bool { return m.Name == bench.ModeBaselineAA })

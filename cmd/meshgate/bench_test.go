@@ -102,3 +102,32 @@ func grewBy(text, name string) (float64, bool) {
 	_, err := fmt.Sscanf(text[i+len(prefix):], "%f", &g)
 	return g, err == nil
 }
+
+func TestBenchDryRunShowsWhatEachModeApplies(t *testing.T) {
+	tests := []struct {
+		mesh string
+		want []string
+	}{
+		{"kuma", []string{"# mode kong-mesh:", "externalName: echo-bench.meshgate-bench-mesh.svc.8080.mesh", "kind: MeshTrafficPermission", "mode: STRICT",
+			"# mode kong-mesh-jwt not run on kuma"}},
+		{"istio", []string{"# mode mesh:", "kind: PeerAuthentication", "mode: STRICT", "konghq.com/preserve-host: \"false\"",
+			"konghq.com/host-header: echo-bench.meshgate-bench-mesh.svc.cluster.local", "# mode kong-mesh-jwt:", "kind: RequestAuthentication", "kind: AuthorizationPolicy"}},
+		{"istio-ambient", []string{"# mode kong-mesh-waypoint:", "gatewayClassName: istio-waypoint", "istio.io/use-waypoint: waypoint"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mesh, func(t *testing.T) {
+			code, out, errOut := runCLI(t, "bench", "--mesh", tt.mesh, "--dry-run")
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("dry run lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+	if code, _, errOut := runCLI(t, "bench", "--local", "--dry-run"); code != 2 || !strings.Contains(errOut, "give it --mesh") {
+		t.Errorf("--dry-run without --mesh: exit %d, %s", code, errOut)
+	}
+}

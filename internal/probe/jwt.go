@@ -144,6 +144,21 @@ func (j *JWTIssuer) Mint(kind TokenKind, now time.Time) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return j.sign(kind, claims)
+}
+
+// MintValidFor signs a valid token that expires validFor after now: for a
+// bench that outlasts the table tokens' hour.
+func (j *JWTIssuer) MintValidFor(now time.Time, validFor time.Duration) (string, error) {
+	claims, err := j.Claims(TokenValid, now)
+	if err != nil {
+		return "", err
+	}
+	claims["exp"] = now.Add(validFor).Unix()
+	return j.sign(TokenValid, claims)
+}
+
+func (j *JWTIssuer) sign(kind TokenKind, claims jwt.MapClaims) (string, error) {
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
 	tok.Header["kid"] = j.KeyID
 	key := j.key
@@ -169,6 +184,26 @@ func (j *JWTIssuer) Verify(token string, now time.Time) error {
 	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer(j.Issuer), jwt.WithAudience(j.Audience),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(func() time.Time { return now }))
 	return err
+}
+
+// VerifyWithJWKS checks token against a published key set (the JSON a
+// RequestAuthentication carries inline) at time now and returns its claims:
+// what a mesh holding only that JWKS would accept.
+func VerifyWithJWKS(token, jwks string, now time.Time) (jwt.MapClaims, error) {
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(jwks), &set); err != nil {
+		return nil, fmt.Errorf("JWKS is not a JSON key set: %w", err)
+	}
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		keys := set.Key(kid)
+		if len(keys) == 0 {
+			return nil, fmt.Errorf("kid %q is not in the JWKS", kid)
+		}
+		return keys[0].Key, nil
+	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithExpirationRequired(), jwt.WithTimeFunc(func() time.Time { return now }))
+	return claims, err
 }
 
 // EnvoyPayloadHeader returns the x-jwt-payload value Envoy's jwt_authn filter
