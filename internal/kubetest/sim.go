@@ -13,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshgate/meshgate/fixtures"
@@ -123,6 +125,7 @@ func startSim(assets, simAssets, dir string, o SimOptions) (*Sim, func() error, 
 	if err := s.issueCerts(dir); err != nil {
 		return nil, stop, err
 	}
+	ctrllog.SetLogger(logr.Discard())
 	te := &envtest.Environment{BinaryAssetsDirectory: assets, Scheme: fixtures.Scheme()}
 	// envtest turns ServiceAccount admission off because it runs no
 	// controller to create default ServiceAccounts; the controller manager
