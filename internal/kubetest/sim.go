@@ -31,7 +31,7 @@ import (
 const SimAssetsEnv = "MESHGATE_SIM_ASSETS"
 
 // kwok marks the nodes it owns with this annotation (kwok's documented
-// default selector; sigs.k8s.io/kwok v0.8.0 site/content/en/docs/user/kwok-in-cluster).
+// in-cluster selector: sigs.k8s.io/kwok v0.8.0 kustomize/kwok/kwok.yaml).
 const kwokNodeAnnotation = "kwok.x-k8s.io/node"
 
 // SimOptions shape a simulated cluster.

@@ -53,14 +53,30 @@ var simChartFiles = map[string]string{
 // from kuma 2.14.3 templates/cp-webhooks-and-secrets.yaml
 // ({namespace,pods}-kuma-injector.kuma.io) and istiod 1.31.0-rc.0
 // templates/mutatingwebhook.yaml (*.sidecar-injector.istio.io).
+// Kuma is taken down in-process (stack.Down), Istio the way `meshgate down
+// --run DIR` does from another process (the state file's records).
 var simMeshes = []struct {
 	mesh      string
 	injector  string
 	sidecar   string
 	namespace string // the mesh's control plane namespace
+	down      func(ctx context.Context, env *cluster.Env) error
 }{
-	{cluster.MeshKuma, "kuma-injector.kuma.io", addons.KumaSidecar, addons.KumaNamespace},
-	{cluster.MeshIstio, "sidecar-injector.istio.io", addons.IstioSidecar, addons.IstioNamespace},
+	{cluster.MeshKuma, "kuma-injector.kuma.io", addons.KumaSidecar, addons.KumaNamespace, downInProcess},
+	{cluster.MeshIstio, "sidecar-injector.istio.io", addons.IstioSidecar, addons.IstioNamespace, downFromStateFile},
+}
+
+func downInProcess(ctx context.Context, env *cluster.Env) error {
+	return stack.Down(ctx, env, stack.DownOptions{Timeout: 2 * time.Minute})
+}
+
+func downFromStateFile(ctx context.Context, env *cluster.Env) error {
+	if err := env.Close(ctx); err != nil { // this process's port-forwards
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return stack.DownRun(ctx, env.RunDir, env.Logger())
 }
 
 func TestSimUpDown(t *testing.T) {
@@ -85,7 +101,7 @@ func TestSimUpDown(t *testing.T) {
 			t.Run("data plane", func(t *testing.T) {
 				t.Skip("the simulated cluster has no data plane: kwok runs no container, so no traffic, Envoy stats or mTLS evidence can be probed")
 			})
-			if err := stack.Down(t.Context(), env, stack.DownOptions{Timeout: 2 * time.Minute}); err != nil {
+			if err := tc.down(t.Context(), env); err != nil {
 				t.Fatalf("down: %v", err)
 			}
 			t.Run("down", func(t *testing.T) {
