@@ -130,7 +130,14 @@ func startSim(assets, simAssets, dir string, o SimOptions) (*Sim, func() error, 
 	// envtest turns ServiceAccount admission off because it runs no
 	// controller to create default ServiceAccounts; the controller manager
 	// here does, so admission is as on a real cluster.
-	te.ControlPlane.GetAPIServer().Configure().Set("disable-admission-plugins", "")
+	apiserver := te.ControlPlane.GetAPIServer()
+	apiserver.Configure().Set("disable-admission-plugins", "")
+	apiLog, err := os.Create(filepath.Join(s.LogDir, "kube-apiserver.log"))
+	if err != nil {
+		return nil, stop, err
+	}
+	stops = append(stops, apiLog.Close)
+	apiserver.Out, apiserver.Err = apiLog, apiLog
 	cfg, err := te.Start()
 	stops = append(stops, te.Stop)
 	if err != nil {
