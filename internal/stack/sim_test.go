@@ -30,12 +30,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/meshgate/meshgate/fixtures"
+	"github.com/meshgate/meshgate/fixtures/istio"
+	"github.com/meshgate/meshgate/fixtures/kuma"
 	"github.com/meshgate/meshgate/internal/addons"
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/kubetest"
 	"github.com/meshgate/meshgate/internal/stack"
+	"github.com/meshgate/meshgate/scenarios"
 )
 
 // ChartsDirEnv names the folder holding the pinned upstream charts.
@@ -60,10 +64,37 @@ var simMeshes = []struct {
 	injector  string
 	sidecar   string
 	namespace string // the mesh's control plane namespace
+	fixtures  func() (fixtures.Set, error)
 	down      func(ctx context.Context, env *cluster.Env) error
 }{
-	{cluster.MeshKuma, "kuma-injector.kuma.io", addons.KumaSidecar, addons.KumaNamespace, downInProcess},
-	{cluster.MeshIstio, "sidecar-injector.istio.io", addons.IstioSidecar, addons.IstioNamespace, downFromStateFile},
+	{cluster.MeshKuma, "kuma-injector.kuma.io", addons.KumaSidecar, addons.KumaNamespace,
+		func() (fixtures.Set, error) { return kuma.Variant(kuma.Defaults(), kuma.VariantPodIP502) }, downInProcess},
+	{cluster.MeshIstio, "sidecar-injector.istio.io", addons.IstioSidecar, addons.IstioNamespace,
+		func() (fixtures.Set, error) { return firstSet(istio.Variants(istio.Options{})) }, downFromStateFile},
+}
+
+// firstSet takes the first variant; an error that still rendered sets only
+// says some variants were left out (the JWT ones need the run's key set).
+func firstSet(sets []fixtures.Set, err error) (fixtures.Set, error) {
+	if len(sets) == 0 {
+		return fixtures.Set{}, fmt.Errorf("no fixture sets: %v", err)
+	}
+	return sets[0], nil
+}
+
+// withoutGatewayAPI drops Gateways and HTTPRoutes: only Kong's controller
+// accepts them, and it does not run here (the admission tests create them).
+func withoutGatewayAPI(set fixtures.Set) fixtures.Set {
+	var objs []client.Object
+	for _, o := range set.Objects {
+		gvk, err := apiutil.GVKForObject(o, fixtures.Scheme())
+		if err == nil && gvk.Group == "gateway.networking.k8s.io" {
+			continue
+		}
+		objs = append(objs, o)
+	}
+	set.Objects = objs
+	return set
 }
 
 func downInProcess(ctx context.Context, env *cluster.Env) error {
@@ -96,6 +127,37 @@ func TestSimUpDown(t *testing.T) {
 				h.assertInjected(t, tc.sidecar)
 				if n := len(h.helmReleases(t)); n == 0 {
 					t.Errorf("no Helm release recorded on the cluster")
+				}
+			})
+			t.Run("fixtures", func(t *testing.T) {
+				set, err := tc.fixtures()
+				if err != nil {
+					t.Fatal(err)
+				}
+				set = withoutGatewayAPI(set)
+				// The scenarios' applier: server-side apply with the run label,
+				// then Deployments available and Pods ready on the fake nodes.
+				a := &scenarios.KubeApplier{Client: h.sim.Client, RunID: env.RunID, Wait: 2 * time.Minute, Poll: 500 * time.Millisecond, Log: env.Logger()}
+				defer func() {
+					if err := a.Cleanup(context.WithoutCancel(t.Context())); err != nil {
+						t.Errorf("cleaning up %s: %v", set.Name, err)
+					}
+				}()
+				if err := a.Apply(t.Context(), set); err != nil {
+					t.Fatalf("applying %s: %v", set.Name, err)
+				}
+				for _, o := range set.Objects {
+					if _, ok := o.(*appsv1.Deployment); !ok {
+						continue
+					}
+					var d appsv1.Deployment
+					if err := h.sim.Client.Get(t.Context(), client.ObjectKeyFromObject(o), &d); err != nil {
+						t.Fatal(err)
+					}
+					if d.Status.AvailableReplicas == 0 {
+						t.Errorf("fixture Deployment %s/%s has no available replica after apply", d.Namespace, d.Name)
+					}
+					t.Logf("fixture Deployment %s/%s: %d available", d.Namespace, d.Name, d.Status.AvailableReplicas)
 				}
 			})
 			t.Run("data plane", func(t *testing.T) {
