@@ -42,7 +42,7 @@ import (
 	"github.com/meshgate/meshgate/scenarios"
 )
 
-// ChartsDirEnv names the folder holding the pinned upstream charts.
+// chartsDirEnv names the folder holding the pinned upstream charts.
 const chartsDirEnv = "MESHGATE_CHARTS_DIR"
 
 // simChartFiles are the pinned charts' files in MESHGATE_CHARTS_DIR.
