@@ -151,6 +151,7 @@ func main() {
 	}
 }
 GO
+  printf '//go:build tools\n\npackage main\n\nimport _ "sigs.k8s.io/kwok/cmd/kwok"\n' >"$dir/tools.go"
   (cd "$dir" &&
     go mod init meshgate.local/sim-kwok >/dev/null 2>&1 &&
     go mod edit -require="sigs.k8s.io/kwok@v$KWOK_VERSION" &&
