@@ -62,6 +62,20 @@ func TestInstallOnAPIServer(t *testing.T) {
 		if err := c.List(ctx, gw); err != nil {
 			t.Errorf("GatewayClass not served after the step: %v", err)
 		}
+		crds, err := GatewayAPICRDs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(recordsOf(env, "CustomResourceDefinition")); n != len(crds) {
+			t.Errorf("recorded %d CRDs as created by the run, want the %d it installed", n, len(crds))
+		}
+		// On a rerun they were there before: nothing more to record.
+		if err := cluster.RunSteps(ctx, env, InstallGatewayAPICRDs(short)); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(recordsOf(env, "CustomResourceDefinition")); n != len(crds) {
+			t.Errorf("rerun recorded pre-existing CRDs: %d records", n)
+		}
 	})
 
 	t.Run("Kong namespace labelled for injection and recorded", func(t *testing.T) {
@@ -77,7 +91,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 				t.Errorf("namespace label %s = %q, want %q", k, ns.Labels[k], v)
 			}
 		}
-		got := env.CreatedObjects()
+		got := recordsOf(env, "Namespace")
 		if len(got) != 1 || got[0] != (cluster.Created{Kind: "Namespace", Name: cluster.KongNamespace}) {
 			t.Errorf("recorded %v", got)
 		}
@@ -85,7 +99,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 		if err := cluster.RunSteps(ctx, env, CreateKongNamespace(cluster.MeshKuma)); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(env.CreatedObjects()); n != 1 {
+		if n := len(recordsOf(env, "Namespace")); n != 1 {
 			t.Errorf("rerun recorded the pre-existing namespace: %d records", n)
 		}
 	})
@@ -163,3 +177,13 @@ func TestInstallOnAPIServer(t *testing.T) {
 }
 
 func metaName(n string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: n} }
+
+func recordsOf(env *cluster.Env, kind string) []cluster.Created {
+	var out []cluster.Created
+	for _, c := range env.CreatedObjects() {
+		if c.Kind == kind {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -19,6 +19,7 @@ import (
 	"helm.sh/helm/v4/pkg/downloader"
 	"helm.sh/helm/v4/pkg/getter"
 	"helm.sh/helm/v4/pkg/kube"
+	"helm.sh/helm/v4/pkg/postrenderer"
 	"helm.sh/helm/v4/pkg/registry"
 	helmrelease "helm.sh/helm/v4/pkg/release/v1"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
@@ -36,6 +37,8 @@ type Release struct {
 	Chart     Chart
 	Values    map[string]any // meshgate's values merged with Chart.Values
 	Timeout   time.Duration
+	// PostRenderer runs after meshgate's run labels (nil: none).
+	PostRenderer postrenderer.PostRenderer
 }
 
 // helmSettings points every cache and configuration file Helm reads or
@@ -267,7 +270,7 @@ func (h *Helm) Apply(ctx context.Context, r Release) (installed bool, err error)
 		inst := action.NewInstall(cfg)
 		inst.ReleaseName, inst.Namespace, inst.CreateNamespace = r.Name, r.Namespace, true
 		inst.RollbackOnFailure, inst.WaitStrategy, inst.Timeout, inst.Labels = true, waitStrategy, timeout, h.labels
-		inst.PostRenderer = runLabeler{runID: h.runID}
+		inst.PostRenderer = postRenderers(runLabeler{runID: h.runID}, r.PostRenderer)
 		h.log.Info("helm install", "release", r.Namespace+"/"+r.Name, "chart", r.Chart.Source())
 		installed = true
 		_, err = inst.RunWithContext(ctx, ch, copyValues(r.Values))
@@ -276,7 +279,7 @@ func (h *Helm) Apply(ctx context.Context, r Release) (installed bool, err error)
 	default:
 		up := action.NewUpgrade(cfg)
 		up.Namespace, up.RollbackOnFailure, up.WaitStrategy, up.Timeout, up.Labels = r.Namespace, true, waitStrategy, timeout, h.labels
-		up.PostRenderer = runLabeler{runID: h.runID}
+		up.PostRenderer = postRenderers(runLabeler{runID: h.runID}, r.PostRenderer)
 		h.log.Info("helm upgrade", "release", r.Namespace+"/"+r.Name, "chart", r.Chart.Source())
 		_, err = up.RunWithContext(ctx, r.Name, ch, copyValues(r.Values))
 	}

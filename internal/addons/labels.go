@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"helm.sh/helm/v4/pkg/postrenderer"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshgate/meshgate/fixtures"
@@ -40,4 +41,31 @@ func (l runLabeler) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 		out.Write(y)
 	}
 	return &out, nil
+}
+
+// postRenderers runs each non-nil post-renderer on the output of the one before.
+func postRenderers(all ...postrenderer.PostRenderer) postrenderer.PostRenderer {
+	var chain postRendererChain
+	for _, p := range all {
+		if p != nil {
+			chain = append(chain, p)
+		}
+	}
+	if len(chain) == 1 {
+		return chain[0]
+	}
+	return chain
+}
+
+type postRendererChain []postrenderer.PostRenderer
+
+func (c postRendererChain) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	for _, p := range c {
+		out, err := p.Run(in)
+		if err != nil {
+			return nil, err
+		}
+		in = out
+	}
+	return in, nil
 }

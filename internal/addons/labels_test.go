@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"helm.sh/helm/v4/pkg/postrenderer"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/meshgate/meshgate/fixtures"
@@ -57,5 +58,32 @@ spec:
 	tmpl, _, _ := unstructured.NestedStringMap(dep.Object, "spec", "template", "metadata", "labels")
 	if len(sel) != 1 || len(tmpl) != 1 {
 		t.Errorf("selector %v or template labels %v touched", sel, tmpl)
+	}
+}
+
+type appendRenderer string
+
+func (a appendRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
+	return bytes.NewBufferString(in.String() + string(a)), nil
+}
+
+func TestPostRenderersRunInOrderAndSkipNil(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		all  []postrenderer.PostRenderer
+		want string
+	}{
+		{"ours only", []postrenderer.PostRenderer{appendRenderer("a"), nil}, "xa"},
+		{"ours then the user's", []postrenderer.PostRenderer{appendRenderer("a"), appendRenderer("b")}, "xab"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := postRenderers(tc.all...).Run(bytes.NewBufferString("x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("got %q, want %q", out, tc.want)
+			}
+		})
 	}
 }

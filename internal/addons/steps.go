@@ -7,11 +7,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"path"
+	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -103,6 +107,11 @@ func InstallGatewayAPICRDs(t Timeouts) cluster.Step {
 		if err != nil {
 			return err
 		}
+		before, err := crdNames(ctx, c)
+		if err != nil {
+			return err
+		}
+		defer recordCreatedCRDs(ctx, env, c, before)
 		var checks []Check
 		for _, crd := range crds {
 			if err := c.Patch(ctx, crd, client.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
@@ -185,7 +194,7 @@ func InstallKuma(m Matrix, o Options, t Timeouts) cluster.Step {
 			return err
 		}
 		r := release(m, ChartKuma, KumaRelease, KumaNamespace, v)
-		r.Timeout = t.Mesh
+		r.Timeout, r.PostRenderer = t.Mesh, o.PostRenderer
 		if err := ensureNamespace(ctx, env, KumaNamespace, KumaNamespaceLabels(env.RunID)); err != nil {
 			return err
 		}
@@ -215,10 +224,15 @@ func InstallIstio(m Matrix, o Options, t Timeouts) cluster.Step {
 		if err != nil {
 			return err
 		}
+		labels := map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy, fixtures.LabelRun: env.RunID}
+		if err := ensureNamespace(ctx, env, IstioNamespace, labels); err != nil {
+			return err
+		}
 		h := NewHelm(env)
 		rb := release(m, ChartIstioBase, IstioBase, IstioNamespace, base)
 		ri := release(m, ChartIstiod, IstiodRelease, IstioNamespace, istiod)
 		rb.Timeout, ri.Timeout = t.Mesh, t.Mesh
+		rb.PostRenderer, ri.PostRenderer = o.PostRenderer, o.PostRenderer
 		if err := applyRelease(ctx, env, h, rb); err != nil {
 			return err
 		}
@@ -245,7 +259,7 @@ func InstallKong(m Matrix, o Options, t Timeouts) cluster.Step {
 			return err
 		}
 		r := release(m, ChartKong, cluster.KongRelease, cluster.KongNamespace, v)
-		r.Timeout = t.Kong
+		r.Timeout, r.PostRenderer = t.Kong, o.PostRenderer
 		if err := applyRelease(ctx, env, NewHelm(env), r); err != nil {
 			return err
 		}
@@ -276,11 +290,27 @@ func MeshSteps(m Matrix, o Options, t Timeouts) ([]cluster.Step, error) {
 }
 
 // applyRelease installs or upgrades r. On an existing cluster, a release this
-// run installed is uninstalled at Teardown (one it only upgraded is left); on
-// kind, deleting the cluster removes everything.
+// run installed is uninstalled at Teardown (one it only upgraded is left),
+// and so are the CRDs it brought that were not there before; on kind,
+// deleting the cluster removes everything.
 func applyRelease(ctx context.Context, env *cluster.Env, h *Helm, r Release) error {
+	if env.Provider != cluster.ProviderExisting {
+		_, err := h.Apply(ctx, r)
+		return err
+	}
+	c, err := Client(env)
+	if err != nil {
+		return err
+	}
+	before, err := crdNames(ctx, c)
+	if err != nil {
+		return err
+	}
 	installed, err := h.Apply(ctx, r)
-	if installed && env.Provider == cluster.ProviderExisting {
+	// Helm never deletes a chart's crds/; the CRDs are removed after the
+	// release (Teardown runs newest first), even when the install failed.
+	recordCreatedCRDs(ctx, env, c, before)
+	if installed {
 		env.Defer("helm uninstall "+r.Namespace+"/"+r.Name, func(ctx context.Context) error {
 			return h.Uninstall(ctx, r.Namespace, r.Name)
 		})
@@ -288,3 +318,90 @@ func applyRelease(ctx context.Context, env *cluster.Env, h *Helm, r Release) err
 	}
 	return err
 }
+
+func crdNames(ctx context.Context, c client.Client) (map[string]bool, error) {
+	var crds apiextensionsv1.CustomResourceDefinitionList
+	if err := c.List(ctx, &crds); err != nil {
+		return nil, fmt.Errorf("list CRDs: %w", err)
+	}
+	names := map[string]bool{}
+	for _, crd := range crds.Items {
+		names[crd.Name] = true
+	}
+	return names, nil
+}
+
+// recordCreatedCRDs records, on an existing cluster, the CRDs there now that
+// were not in before, and deletes them at Teardown: a CRD left behind keeps
+// custom resources' API on the user's cluster and makes the next up see the
+// mesh as installed. It looks even when ctx is cancelled (Ctrl-C mid-install).
+func recordCreatedCRDs(ctx context.Context, env *cluster.Env, c client.Client, before map[string]bool) {
+	if env.Provider != cluster.ProviderExisting {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	now, err := crdNames(ctx, c)
+	if err != nil {
+		env.Logger().Warn("cannot tell which CRDs this run created; they stay", "err", err)
+		return
+	}
+	var created []string
+	for name := range now {
+		if !before[name] {
+			created = append(created, name)
+		}
+	}
+	slices.Sort(created)
+	for _, name := range created {
+		env.Record(cluster.Created{Kind: "CustomResourceDefinition", Name: name})
+	}
+	if len(created) == 0 {
+		return
+	}
+	env.Defer(fmt.Sprintf("delete %d CRDs this run created", len(created)), func(ctx context.Context) error {
+		return DeleteCRDs(ctx, env.Logger(), c, created...)
+	})
+}
+
+// DeleteCRDs deletes CRDs by name and waits up to crdGoneWithin until they
+// are gone (the API server first removes their custom resources); one
+// already gone is not an error. A CRD still terminating after that is left to
+// the API server, with a warning: its finalizer backs off for minutes when a
+// CRD's storage is still initializing, as after a Ctrl-C seconds into an
+// install ("storage is (re)initializing" in the API server's log).
+func DeleteCRDs(ctx context.Context, log *slog.Logger, c client.Client, names ...string) error {
+	var errs []error
+	for _, name := range names {
+		crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		errs = append(errs, client.IgnoreNotFound(c.Delete(ctx, crd)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	wait, cancel := context.WithTimeout(ctx, crdGoneWithin)
+	defer cancel()
+	var terminating []string
+	for _, name := range names {
+		for {
+			err := c.Get(wait, client.ObjectKey{Name: name}, &apiextensionsv1.CustomResourceDefinition{})
+			if apierrors.IsNotFound(err) {
+				break
+			}
+			if wait.Err() != nil {
+				terminating = append(terminating, name)
+				break
+			}
+			select {
+			case <-wait.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	if len(terminating) > 0 && log != nil {
+		log.Warn("CRDs deleted but still terminating; the API server removes them", "crds", strings.Join(terminating, ", "), "waited", crdGoneWithin)
+	}
+	return ctx.Err()
+}
+
+const crdGoneWithin = time.Minute

@@ -5,6 +5,7 @@ import (
 	"path"
 	"strings"
 
+	"helm.sh/helm/v4/pkg/postrenderer"
 	"sigs.k8s.io/yaml"
 
 	"github.com/meshgate/meshgate/internal/cluster"
@@ -42,6 +43,10 @@ type Options struct {
 	// LoadBalancer, makes Helm's wait hang on clusters without a load
 	// balancer controller.
 	ProxyServiceType string
+	// PostRenderer, when set, edits every release's rendered manifests after
+	// meshgate's run labels, like Helm's --post-renderer (the simulated
+	// cluster's tests point the charts' webhooks at their own server with it).
+	PostRenderer postrenderer.PostRenderer
 }
 
 // Kong proxy Service types off kind.

@@ -68,7 +68,7 @@ type Env struct {
 // Created is one thing a run created on a cluster it does not own (existing
 // provider), recorded so `meshgate down --run DIR` can remove exactly that.
 type Created struct {
-	Kind      string `json:"kind"` // "HelmRelease" or "Namespace"
+	Kind      string `json:"kind"` // "HelmRelease", "Namespace" or "CustomResourceDefinition"
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 }

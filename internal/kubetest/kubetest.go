@@ -20,6 +20,14 @@
 //		env := kubetest.Start(t, kubetest.GatewayAPI(), kubetest.Kuma())
 //		kubetest.ApplySets(t, env, kuma.Variants(opts))
 //	}
+//
+// A simulated cluster (the same API server with kube-controller-manager,
+// kube-scheduler and kwok's fake nodes, so workloads roll out) for tests of
+// `up` and `down`; it skips without MESHGATE_SIM_ASSETS (`make sim-assets`):
+//
+//	sim := kubetest.StartSim(t, kubetest.SimOptions{})
+//	hooks := sim.StartWebhook(t, map[string]string{"kuma-injector.kuma.io": "kuma-sidecar"})
+//	// install charts with hooks.PostRenderer(), use sim.Kubeconfig
 package kubetest
 
 import (

@@ -109,6 +109,8 @@ func undo(ctx context.Context, env *cluster.Env, created []cluster.Created) erro
 		switch o.Kind {
 		case "HelmRelease":
 			errs = append(errs, h.Uninstall(ctx, o.Namespace, o.Name))
+		case "CustomResourceDefinition":
+			errs = append(errs, addons.DeleteCRDs(ctx, env.Logger(), c, o.Name))
 		case "Namespace":
 			errs = append(errs, client.IgnoreNotFound(c.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: o.Name}})))
 		default:

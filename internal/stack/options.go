@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"helm.sh/helm/v4/pkg/postrenderer"
+
 	"github.com/meshgate/meshgate/internal/addons"
 	"github.com/meshgate/meshgate/internal/cluster"
 )
@@ -58,6 +60,9 @@ type Options struct {
 	// ProxyServiceType is Kong's proxy Service type on an existing cluster:
 	// addons.ProxyClusterIP (default) or addons.ProxyLoadBalancer.
 	ProxyServiceType string
+	// PostRenderer, when set, edits every chart's rendered manifests after
+	// meshgate's labels, like Helm's --post-renderer.
+	PostRenderer postrenderer.PostRenderer
 
 	// RunDir keeps the kubeconfig, logs and diagnostics (default a temp dir).
 	RunDir string
