@@ -27,7 +27,7 @@ help: ## list the targets
 test: envtest-assets ## unit, envtest, local nginx and browser checks; Docker suites skip with their reason
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" MESHGATE_SIM_ASSETS="$(SIM_ASSETS)" $(GO) test -json $(GOTESTFLAGS) ./... | $(GO) run ./hack/testsummary
 
-test-sim: envtest-assets sim-assets ## up/down for Kuma and Istio with the real charts (MESHGATE_CHARTS_DIR) on the simulated cluster, each step printed
+test-sim: envtest-assets sim-assets ## up/down for Kuma, Istio and Istio ambient with the real charts (MESHGATE_CHARTS_DIR) on the simulated cluster, each step printed
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" MESHGATE_SIM_ASSETS="$(SIM_ASSETS)" $(GO) test -count=1 -v -timeout 20m -run '^TestSim' ./internal/kubetest/ ./internal/stack/
 
 e2e: ## the main job: doctor, a kind cluster per mesh, the suites (MESH=kuma|istio|istio-ambient, SCENARIO=id, KEEP=1), reports in $(OUT)

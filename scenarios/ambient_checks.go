@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/meshgate/meshgate/internal/cluster"
 	"github.com/meshgate/meshgate/internal/probe"
@@ -145,25 +144,9 @@ func bypassed(row string) Expectation {
 // asynchronously), or Converge passes, then records fresh requests.
 func ambientPlaintextProbe(url string, settle probe.Outcome) Probe {
 	return Probe{Name: "plaintext client outside the mesh", Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
-		deadline, streak := time.Now().Add(rt.Timeouts.Converge), 0
-		for streak < 3 && time.Now().Before(deadline) {
-			if rt.Plaintext.Get(ctx, url, rt.Timeouts.Request).Outcome == settle {
-				streak++
-			} else {
-				streak = 0
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(rt.Timeouts.Poll):
-			}
+		if err := settlePlaintext(ctx, rt, url, settle); err != nil {
+			return err
 		}
-		var results []probe.RequestResult
-		for i := 1; i <= max(rt.Timeouts.Requests/4, 5); i++ {
-			res := rt.Plaintext.Get(ctx, url, rt.Timeouts.Request)
-			res.Seq = i
-			results = append(results, res)
-		}
-		return ev.SetDetail(DetailPlaintext, results)
+		return ev.SetDetail(DetailPlaintext, plaintextRequests(ctx, rt, url))
 	}}
 }

@@ -507,35 +507,51 @@ func waitRouted(ctx context.Context, rt *Runtime, url string) error {
 	return nil
 }
 
+// settlePlaintext waits until the outside client's result has been settle
+// three times in a row (policy changes reach the proxies asynchronously), or
+// Converge passes.
+func settlePlaintext(ctx context.Context, rt *Runtime, url string, settle probe.Outcome) error {
+	deadline, streak := time.Now().Add(rt.Timeouts.Converge), 0
+	for streak < 3 && time.Now().Before(deadline) {
+		if rt.Plaintext.Get(ctx, url, rt.Timeouts.Request).Outcome == settle {
+			streak++
+		} else {
+			streak = 0
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(rt.Timeouts.Poll):
+		}
+	}
+	return nil
+}
+
+// plaintextRequests records a quarter of Timeouts.Requests (at least five)
+// fresh requests from the client outside the mesh.
+func plaintextRequests(ctx context.Context, rt *Runtime, url string) []probe.RequestResult {
+	var results []probe.RequestResult
+	for i := 1; i <= max(rt.Timeouts.Requests/4, 5); i++ {
+		res := rt.Plaintext.Get(ctx, url, rt.Timeouts.Request)
+		res.Seq = i
+		results = append(results, res)
+	}
+	return results
+}
+
 // plaintextProbe waits until the client's result has been `settle` three
 // times in a row (a PeerAuthentication change propagates asynchronously), or
 // Converge passes, then records Timeouts.Requests fresh requests.
 func plaintextProbe(o istiofx.Options, url string, settle probe.Outcome) Probe {
 	return Probe{Name: "plaintext client outside the mesh", Run: func(ctx context.Context, rt *Runtime, ev *Evidence) error {
-		deadline, streak := time.Now().Add(rt.Timeouts.Converge), 0
-		for streak < 3 && time.Now().Before(deadline) {
-			if rt.Plaintext.Get(ctx, url, rt.Timeouts.Request).Outcome == settle {
-				streak++
-			} else {
-				streak = 0
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(rt.Timeouts.Poll):
-			}
+		if err := settlePlaintext(ctx, rt, url, settle); err != nil {
+			return err
 		}
 		before, err := readSidecars(ctx, rt, o)
 		if err != nil {
 			return err
 		}
-		var results []probe.RequestResult
-		n := max(rt.Timeouts.Requests/4, 5)
-		for i := 1; i <= n; i++ {
-			res := rt.Plaintext.Get(ctx, url, rt.Timeouts.Request)
-			res.Seq = i
-			results = append(results, res)
-		}
+		results := plaintextRequests(ctx, rt, url)
 		after, err := readSidecars(ctx, rt, o)
 		if err != nil {
 			return err

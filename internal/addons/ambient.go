@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/meshgate/meshgate/fixtures"
 	"github.com/meshgate/meshgate/internal/cluster"
 )
 
@@ -100,9 +101,14 @@ func InstallIstioAmbient(m Matrix, o Options, t Timeouts) cluster.Step {
 		if err != nil {
 			return err
 		}
+		// Created (and recorded) here, not by Helm, so down removes it.
+		labels := map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy, fixtures.LabelRun: env.RunID}
+		if err := ensureNamespace(ctx, env, IstioNamespace, labels); err != nil {
+			return err
+		}
 		h := NewHelm(env)
 		for _, r := range rels {
-			r.Timeout = t.Mesh
+			r.Timeout, r.PostRenderer = t.Mesh, o.PostRenderer
 			if err := applyRelease(ctx, env, h, r); err != nil {
 				return err
 			}

@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/meshgate/meshgate/fixtures"
+	"github.com/meshgate/meshgate/fixtures/ambient"
 	"github.com/meshgate/meshgate/fixtures/istio"
 	"github.com/meshgate/meshgate/fixtures/kuma"
 	"github.com/meshgate/meshgate/internal/addons"
@@ -51,6 +52,8 @@ var simChartFiles = map[string]string{
 	addons.ChartKuma:      "kuma-2.14.3.tgz",
 	addons.ChartIstioBase: "istio-base-1.31.0-rc.0.tgz",
 	addons.ChartIstiod:    "istiod-1.31.0-rc.0.tgz",
+	addons.ChartIstioCNI:  "istio-cni-1.31.0-rc.0.tgz",
+	addons.ChartZtunnel:   "ztunnel-1.31.0-rc.0.tgz",
 }
 
 // simMeshes: the sidecar each mesh's injector webhooks add. Webhook names
@@ -71,6 +74,10 @@ var simMeshes = []struct {
 		func() (fixtures.Set, error) { return kuma.Variant(kuma.Defaults(), kuma.VariantPodIP502) }, downInProcess},
 	{cluster.MeshIstio, "sidecar-injector.istio.io", addons.IstioSidecar, addons.IstioNamespace,
 		func() (fixtures.Set, error) { return firstSet(istio.Variants(istio.Options{})) }, downFromStateFile},
+	// Ambient: no sidecar anywhere; Kong's namespace is enrolled by label and
+	// ztunnel and istio-cni run as DaemonSets on every (fake) node.
+	{cluster.MeshIstioAmbient, "", "", addons.IstioNamespace,
+		func() (fixtures.Set, error) { return firstSet(ambient.Variants(ambient.Options{})) }, downInProcess},
 }
 
 // firstSet takes the first variant; an error that still rendered sets only
@@ -113,7 +120,11 @@ func downFromStateFile(ctx context.Context, env *cluster.Env) error {
 func TestSimUpDown(t *testing.T) {
 	for _, tc := range simMeshes {
 		t.Run(tc.mesh, func(t *testing.T) {
-			h := newSimHarness(t, map[string]string{tc.injector: tc.sidecar})
+			sidecars := map[string]string{}
+			if tc.injector != "" {
+				sidecars[tc.injector] = tc.sidecar
+			}
+			h := newSimHarness(t, sidecars)
 			before := h.userObjects(t)
 			env, err := stack.Up(t.Context(), h.options(t, tc.mesh))
 			if err != nil {
@@ -124,7 +135,11 @@ func TestSimUpDown(t *testing.T) {
 					t.Errorf("Kong admin /status was never reached through the port-forward to the gateway pod")
 				}
 				h.assertNamespaceLabel(t, cluster.KongNamespace, addons.KongNamespaceLabels(tc.mesh, env.RunID))
-				h.assertInjected(t, tc.sidecar)
+				if tc.sidecar == "" {
+					h.assertKongWithoutSidecar(t)
+				} else {
+					h.assertInjected(t, tc.sidecar)
+				}
 				if n := len(h.helmReleases(t)); n == 0 {
 					t.Errorf("no Helm release recorded on the cluster")
 				}
@@ -361,15 +376,7 @@ func (h *simHarness) assertNamespaceLabel(t *testing.T, ns string, want map[stri
 // run with the sidecar.
 func (h *simHarness) assertInjected(t *testing.T, sidecar string) {
 	t.Helper()
-	var pods corev1.PodList
-	if err := h.sim.Client.List(t.Context(), &pods, client.InNamespace(cluster.KongNamespace),
-		client.MatchingLabels{"app.kubernetes.io/instance": cluster.KongRelease, "app.kubernetes.io/name": "gateway"}); err != nil {
-		t.Fatal(err)
-	}
-	if len(pods.Items) == 0 {
-		t.Fatal("no Kong gateway pods")
-	}
-	for _, p := range pods.Items {
+	for _, p := range h.kongGatewayPods(t) {
 		if !slices.Contains(addons.ContainerNames(&p), sidecar) || p.Status.Phase != corev1.PodRunning {
 			t.Errorf("Kong gateway pod %s: containers %v phase %s, want %s and Running", p.Name, addons.ContainerNames(&p), p.Status.Phase, sidecar)
 		}
@@ -382,6 +389,30 @@ func (h *simHarness) assertInjected(t *testing.T, sidecar string) {
 	}
 	if !dry || !real {
 		t.Errorf("injector calls for pods in %s: dry-run probe %v, Kong's pods %v; want both", cluster.KongNamespace, dry, real)
+	}
+}
+
+func (h *simHarness) kongGatewayPods(t *testing.T) []corev1.Pod {
+	t.Helper()
+	var pods corev1.PodList
+	if err := h.sim.Client.List(t.Context(), &pods, client.InNamespace(cluster.KongNamespace),
+		client.MatchingLabels{"app.kubernetes.io/instance": cluster.KongRelease, "app.kubernetes.io/name": "gateway"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) == 0 {
+		t.Fatal("no Kong gateway pods")
+	}
+	return pods.Items
+}
+
+// assertKongWithoutSidecar: in ambient mode Kong's pods run as they are,
+// ztunnel carries their traffic.
+func (h *simHarness) assertKongWithoutSidecar(t *testing.T) {
+	t.Helper()
+	for _, p := range h.kongGatewayPods(t) {
+		if slices.Contains(addons.ContainerNames(&p), addons.IstioSidecar) || p.Status.Phase != corev1.PodRunning {
+			t.Errorf("Kong gateway pod %s: containers %v phase %s, want no %s and Running", p.Name, addons.ContainerNames(&p), p.Status.Phase, addons.IstioSidecar)
+		}
 	}
 }
 
