@@ -162,7 +162,7 @@ func writeE2EFolder(t testing.TB, dir string) {
 		},
 		Evidence: scenarios.Evidence{
 			Traffic:    map[string]probe.TrafficReport{"through-kong": traffic("http://kong-proxy/check-in", map[probe.Outcome]int{probe.OutcomeOK: 20}, map[string]int{"check-in-api-7d9": 11, "check-in-api-x2f": 9})},
-			Targets:    []probe.ClassifiedTarget{{Target: "check-in-api.kong-air-production.svc.80.mesh:80", Host: "check-in-api.kong-air-production.svc.80.mesh", Port: "80", Kind: probe.TargetHostname}},
+			Targets:    []probe.ClassifiedTarget{{Target: "check-in-api.kong-air-production.svc.8080.mesh:80", Host: "check-in-api.kong-air-production.svc.8080.mesh", Port: "80", Kind: probe.TargetHostname}},
 			XFCC:       []scenarios.XFCCObservation{{Raw: "By=spiffe://default/check-in-api;URI=spiffe://default/kong-gateway", Count: 20, SPIFFE: []string{"spiffe://default/kong-gateway"}}},
 			StatDeltas: map[string][]probe.StatDelta{"kong-air-production/check-in-api-7d9": {{Name: "listener.self_inbound_dp_main.ssl.handshake", Before: 40, After: 60, Delta: 20}}},
 		}}
