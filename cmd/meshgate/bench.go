@@ -27,6 +27,7 @@ type benchFlags struct {
 	compare, in          string
 	kongPlainURL         string
 	dryRun               bool
+	rates                []int
 	injectDelay          time.Duration
 	opts                 bench.Options
 	gate                 bench.Gate
@@ -83,6 +84,7 @@ vegeta report reads.`,
 	fl.BoolVar(&f.noAA, "no-aa", false, "skip the A/A baseline (no noise floor)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log progress to stderr")
 	fl.IntVar(&f.opts.Rate, "rate", f.opts.Rate, "requests per second, constant (open model)")
+	fl.IntSliceVar(&f.rates, "rates", nil, "sweep these offered rates (one run folder each, rate-<rps>/) and write the load curve with its knee per mode to curve.json and curve.md")
 	fl.DurationVar(&f.opts.Duration, "duration", f.opts.Duration, "measured length of each attack")
 	fl.DurationVar(&f.opts.Warmup, "warmup", f.opts.Warmup, "attack time before measuring, dropped")
 	fl.DurationVar(&f.opts.Timeout, "timeout", f.opts.Timeout, "per-request timeout")
@@ -106,6 +108,18 @@ func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) err
 	}
 	if f.dryRun {
 		return printBenchObjects(a, f.mesh)
+	}
+	if len(f.rates) > 0 {
+		dir := outDir(f.out)
+		if f.local {
+			return sweepRates(a, *f, dir, func(opts bench.Options, sub string) (*bench.Summary, error) {
+				g := *f
+				g.opts = opts
+				return benchLocal(ctx, a, g, sub)
+			})
+		}
+		_, err := benchCluster(ctx, a, *f, dir)
+		return err
 	}
 	var old *bench.Summary
 	if f.compare != "" {
@@ -173,6 +187,9 @@ func validateBench(fl *pflag.FlagSet, f *benchFlags) error {
 	if f.dryRun && f.mesh == "" {
 		return errors.New("--dry-run prints a cluster bench's objects: give it --mesh")
 	}
+	if len(f.rates) > 0 && (f.compare != "" || f.in != "") {
+		return errors.New("--rates sweeps offered load and writes a curve; gate single runs with --compare instead")
+	}
 	if f.local {
 		for name, v := range localDefaults {
 			if !fl.Changed(name) {
@@ -188,6 +205,14 @@ func validateBench(fl *pflag.FlagSet, f *benchFlags) error {
 	}
 	if !slices.Contains([]string{bench.ProxyAuto, bench.ProxyNginx, bench.ProxyGo}, f.proxy) {
 		errs = append(errs, fmt.Errorf("--proxy %q: choose auto, nginx or go", f.proxy))
+	}
+	for i, r := range f.rates {
+		if r <= 0 {
+			errs = append(errs, fmt.Errorf("--rates has %d, want > 0", r))
+		}
+		if slices.Contains(f.rates[:i], r) {
+			errs = append(errs, fmt.Errorf("--rates has %d twice; give each rate once", r))
+		}
 	}
 	if f.injectDelay < 0 {
 		errs = append(errs, fmt.Errorf("--inject-delay is %s, want ≥ 0", f.injectDelay))
@@ -258,6 +283,41 @@ func dropMode(modes []bench.Mode, name string) []bench.Mode {
 	return out
 }
 
+// sweepRates runs one bench per offered rate, lowest first, into
+// bench.RateDir(dir, rate), then writes and prints the load curve of the
+// rates that finished (also when one fails or is interrupted).
+func sweepRates(a *app, f benchFlags, dir string, run func(opts bench.Options, dir string) (*bench.Summary, error)) error {
+	rates := slices.Sorted(slices.Values(f.rates))
+	var done []int
+	var runErr error
+	for i, rate := range rates {
+		fmt.Fprintf(a.stderr, "meshgate bench: sweep %d/%d: %d rps\n", i+1, len(rates), rate)
+		opts := f.opts
+		opts.Rate = rate
+		s, err := run(opts, bench.RateDir(dir, rate))
+		if s != nil && len(s.Runs) > 0 {
+			done = append(done, rate)
+		}
+		if err != nil {
+			runErr = fmt.Errorf("sweep at %d rps: %w", rate, err)
+			break
+		}
+	}
+	if len(done) == 0 {
+		return runErr
+	}
+	c, err := bench.BuildCurve(dir, done, bench.DefaultKneeRule)
+	if err == nil {
+		err = bench.WriteCurve(dir, c)
+	}
+	if err != nil {
+		return errors.Join(runErr, fmt.Errorf("load curve: %w", err))
+	}
+	bench.PrintCurve(a.stdout, c)
+	fmt.Fprintf(a.stdout, "\nload curve: %s, %s\n", filepath.Join(dir, bench.CurveFile), filepath.Join(dir, bench.CurveMarkdown))
+	return runErr
+}
+
 // printBenchObjects writes, per mode, the objects `bench --mesh` applies,
 // as YAML, and the modes left out on this mesh with the reason.
 func printBenchObjects(a *app, mesh string) error {
@@ -306,5 +366,10 @@ func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench
 	}()
 	fmt.Fprintf(a.stderr, "meshgate bench: modes %s from loadgen pods on the node labelled %s=%s; writing %s\n",
 		strings.Join(plan.ModeNames(), ", "), cluster.LoadgenNodeLabel, cluster.LoadgenPool, dir)
+	if len(f.rates) > 0 {
+		return nil, sweepRates(a, f, dir, func(opts bench.Options, sub string) (*bench.Summary, error) {
+			return bench.RunCluster(ctx, env, plan, opts, sub)
+		})
+	}
 	return bench.RunCluster(ctx, env, plan, f.opts, dir)
 }

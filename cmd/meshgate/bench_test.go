@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -129,5 +131,43 @@ func TestBenchDryRunShowsWhatEachModeApplies(t *testing.T) {
 	}
 	if code, _, errOut := runCLI(t, "bench", "--local", "--dry-run"); code != 2 || !strings.Contains(errOut, "give it --mesh") {
 		t.Errorf("--dry-run without --mesh: exit %d, %s", code, errOut)
+	}
+}
+
+func TestBenchLocalSweepWritesTheCurve(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sweep")
+	code, out, errOut := runCLI(t, "bench", "--local", "--out", dir, "--rates", "300,150", "--duration", "1s", "--warmup", "200ms",
+		"--reps", "1", "--resamples", "200", "--proxy", "go", "--rate-tolerance", "0.2")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, bench.CurveFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c bench.Curve
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Series) != 3 {
+		t.Fatalf("series %+v, want baseline, baseline-aa and proxy", c.Series)
+	}
+	for _, s := range c.Series {
+		if len(s.Points) != 2 || s.Points[0].OfferedQPS != 150 || s.Points[1].OfferedQPS != 300 || s.Points[0].AchievedQPS <= 0 || s.Points[1].P99Ms <= 0 {
+			t.Errorf("%s: points %+v, want 150 then 300 rps with achieved rates and p99s", s.Mode, s.Points)
+		}
+	}
+	for _, r := range []int{150, 300} {
+		if _, err := bench.ReadSummary(bench.RateDir(dir, r)); err != nil {
+			t.Errorf("rate %d keeps no run folder: %v", r, err)
+		}
+	}
+	if !strings.Contains(out, "## proxy, 16 connections") {
+		t.Errorf("the curve is not printed:\n%s", out)
+	}
+	for _, bad := range [][]string{{"--rates", "100,100"}, {"--rates", "0"}, {"--rates", "100", "--compare", dir}} {
+		if code, _, errOut := runCLI(t, append([]string{"bench", "--local", "--out", t.TempDir()}, bad...)...); code != 2 || !strings.Contains(errOut, "--rates") {
+			t.Errorf("%v: exit %d, %s", bad, code, errOut)
+		}
 	}
 }
