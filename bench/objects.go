@@ -93,8 +93,7 @@ func (p ClusterPlan) jwtObjects() []client.Object {
 func (p ClusterPlan) jwtEcho() string { return p.Options.EchoName + "-jwt" }
 
 func (p ClusterPlan) jwtFixture() istiofx.Options {
-	fx := istiofx.Options{Namespace: p.Options.MeshNamespace, Backend: p.jwtEcho(), JWKS: p.jwks}.Defaults()
-	return fx
+	return istiofx.Options{Namespace: p.Options.MeshNamespace, Backend: p.jwtEcho(), JWKS: p.jwks}.Defaults()
 }
 
 // newBenchIssuer mints the run's signing key and a token that stays valid
