@@ -2,8 +2,11 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -94,6 +97,25 @@ func curvePoint(dir string, rate int, runs []Run) (CurvePoint, error) {
 	}
 	slices.Sort(lat)
 	return CurvePoint{OfferedQPS: float64(rate), AchievedQPS: achieved / float64(len(runs)), P99Ms: ms(Percentile(lat, 0.99))}, nil
+}
+
+// ReadCurve reads dir's curve.json; a missing file is (nil, nil).
+func ReadCurve(dir string) (*Curve, error) {
+	b, err := os.ReadFile(filepath.Join(dir, CurveFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Curve
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("%s: not a load curve: %w", filepath.Join(dir, CurveFile), err)
+	}
+	if c.Schema != CurveSchema {
+		return nil, fmt.Errorf("%s: schema %q, want %q", filepath.Join(dir, CurveFile), c.Schema, CurveSchema)
+	}
+	return &c, nil
 }
 
 // WriteCurve writes curve.json and curve.md atomically into dir.

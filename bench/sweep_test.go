@@ -94,3 +94,18 @@ func TestWriteCurveFiles(t *testing.T) {
 		t.Error("a rate without a run folder was accepted")
 	}
 }
+
+func TestReadCurve(t *testing.T) {
+	dir := t.TempDir()
+	if c, err := ReadCurve(dir); c != nil || err != nil {
+		t.Errorf("no curve.json: %v, %v; want nothing and no error", c, err)
+	}
+	for _, bad := range []string{"{", `{"schema": "meshgate.dev/bench/v1"}`} {
+		if err := os.WriteFile(dir+"/"+CurveFile, []byte(bad), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadCurve(dir); err == nil {
+			t.Errorf("%q read as a load curve", bad)
+		}
+	}
+}

@@ -111,6 +111,14 @@ func ReadRuns(ctx context.Context, dirs []string) (*Report, []junitPart, error) 
 		parts = append(parts, ps...)
 		r.Runs = append(r.Runs, *run)
 	}
+	for _, d := range dirs {
+		c, err := bench.ReadCurve(d)
+		if err != nil {
+			errs = append(errs, err)
+		} else if c != nil {
+			r.Curves = append(r.Curves, NamedCurve{Name: filepath.Base(filepath.Clean(d)), Curve: c})
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}

@@ -83,6 +83,13 @@ func buildCharts(r *Report) ([]chart, error) {
 			add("timeline-"+slug(b.Name), "Latency over time: "+b.Name, p)
 		}
 	}
+	for _, nc := range r.Curves {
+		p, err := curvePlot(nc)
+		if err != nil {
+			return nil, err
+		}
+		add("load-curve-"+slug(nc.Name), "Load curve: p99 against achieved throughput, "+nc.Name, p)
+	}
 	out := make([]chart, 0, len(plots))
 	for _, pl := range plots {
 		svg, png, err := renderPlot(pl.p)
@@ -443,6 +450,31 @@ func timelinePlot(b namedBench) (*plot.Plot, error) {
 	p.Y.Min = 0
 	p.Y.Max = top
 	headroom(p, top, 2*len(b.Timeline))
+	return p, nil
+}
+
+// curvePlot draws p99 against achieved throughput, a line per mode and
+// connection count, one point per offered rate.
+func curvePlot(nc NamedCurve) (*plot.Plot, error) {
+	p := newPlot("Load curve: "+nc.Name, "achieved requests per second", "p99 latency (ms)")
+	top := 0.0
+	for i, s := range nc.Curve.Series {
+		xys := make(plotter.XYs, len(s.Points))
+		for j, pt := range s.Points {
+			xys[j] = plotter.XY{X: pt.AchievedQPS, Y: pt.P99Ms}
+			top = math.Max(top, pt.P99Ms)
+		}
+		l, sc, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, fmt.Errorf("load curve %s/%s: %w", nc.Name, s.Mode, err)
+		}
+		l.Color, sc.Color = paletteColor(i), paletteColor(i)
+		sc.Shape = draw.CircleGlyph{}
+		p.Add(l, sc)
+		p.Legend.Add(fmt.Sprintf("%s c%d", s.Mode, s.Connections), l, sc)
+	}
+	p.Y.Min = 0
+	headroom(p, top, len(nc.Curve.Series))
 	return p, nil
 }
 

@@ -36,6 +36,7 @@ func markdown(r *Report, fold bool) string {
 	m.runs(r)
 	m.scenarios(r)
 	m.bench(r)
+	m.curves(r)
 	m.anchors(r)
 	if r.JUnit != nil {
 		j := r.JUnit
@@ -48,6 +49,34 @@ func markdown(r *Report, fold bool) string {
 		m.line("Charts (SVG and PNG) are in the report folder: %s; `index.html` shows them all in one page.", chartList(r.Charts))
 	}
 	return m.String()
+}
+
+// curves writes each load sweep: achieved rps and p99 per offered rate, and
+// the knee, per mode and connection count.
+func (m *mdWriter) curves(r *Report) {
+	for _, nc := range r.Curves {
+		c := nc.Curve
+		m.line("## Load curve: %s", nc.Name)
+		m.line("")
+		m.line("Knee: the first offered rate achieved more than %.0f%% short, or with p99 above %g× its value at the lowest rate.", c.Rule.Shortfall*100, c.Rule.P99Multiple)
+		m.line("")
+		m.line("| mode | connections | offered rps | achieved rps | p99 ms |")
+		m.line("|---|---|---:|---:|---:|")
+		for _, s := range c.Series {
+			for _, p := range s.Points {
+				m.line("| %s | %d | %.0f | %.1f | %.2f |", s.Mode, s.Connections, p.OfferedQPS, p.AchievedQPS, p.P99Ms)
+			}
+		}
+		m.line("")
+		for _, s := range c.Series {
+			if s.Knee.Found {
+				m.line("- %s at %d connections: knee at %.0f rps (%s).", s.Mode, s.Connections, s.Knee.OfferedQPS, s.Knee.Reason)
+			} else {
+				m.line("- %s at %d connections: no knee in the sweep.", s.Mode, s.Connections)
+			}
+		}
+		m.line("")
+	}
 }
 
 type mdWriter struct {

@@ -3,7 +3,11 @@
 // HTML page, charts (SVG and PNG) and a merged JUnit file.
 package reports
 
-import "time"
+import (
+	"time"
+
+	"github.com/meshgate/meshgate/bench"
+)
 
 // Schema names the version of Report. A reader that sees another value must
 // not guess: fields may have changed meaning.
@@ -45,8 +49,16 @@ type Report struct {
 	// Unsourced are figures quoted in circulation with no public source found.
 	Unsourced []Claim    `json:"unsourcedClaims"`
 	Charts    []ChartRef `json:"charts,omitempty"`
+	// Curves are the load sweeps (meshgate bench --rates) among the inputs.
+	Curves []NamedCurve `json:"loadCurves,omitempty"`
 	// JUnit counts the merged junit.xml, when any run folder had JUnit files.
 	JUnit *JUnitTotals `json:"junit,omitempty"`
+}
+
+// NamedCurve is one sweep's load curve, named by its folder.
+type NamedCurve struct {
+	Name  string       `json:"name"`
+	Curve *bench.Curve `json:"curve"`
 }
 
 // Totals counts scenario outcomes over all runs.

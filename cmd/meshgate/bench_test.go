@@ -165,6 +165,17 @@ func TestBenchLocalSweepWritesTheCurve(t *testing.T) {
 	if !strings.Contains(out, "## proxy, 16 connections") {
 		t.Errorf("the curve is not printed:\n%s", out)
 	}
+	rep := filepath.Join(t.TempDir(), "report")
+	if code, _, errOut := runCLI(t, "report", "--in", dir, "--out", rep); code != 0 {
+		t.Fatalf("report on the sweep: exit %d\n%s", code, errOut)
+	}
+	md, _ := os.ReadFile(filepath.Join(rep, "report.md"))
+	if !strings.Contains(string(md), "## Load curve: sweep") || !strings.Contains(string(md), "| proxy | 16 | 150 |") {
+		t.Errorf("report.md lacks the load curve:\n%s", md)
+	}
+	if _, err := os.Stat(filepath.Join(rep, "charts", "load-curve-sweep.svg")); err != nil {
+		t.Errorf("no load curve chart: %v", err)
+	}
 	for _, bad := range [][]string{{"--rates", "100,100"}, {"--rates", "0"}, {"--rates", "100", "--compare", dir}} {
 		if code, _, errOut := runCLI(t, append([]string{"bench", "--local", "--out", t.TempDir()}, bad...)...); code != 2 || !strings.Contains(errOut, "--rates") {
 			t.Errorf("%v: exit %d, %s", bad, code, errOut)
