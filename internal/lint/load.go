@@ -18,16 +18,12 @@ func LoadPaths(paths []string, stdin io.Reader) ([]*Object, error) {
 	return manifest.LoadPaths(paths, stdin)
 }
 
-// Load is LoadPaths that also names the files skipped inside folders
-// because they hold no Kubernetes object; see manifest.Load.
-func Load(paths []string, stdin io.Reader) ([]*Object, []string, error) {
-	return manifest.Load(paths, stdin)
-}
-
 // RenderChart renders a Helm chart folder; see manifest.LoadCharts.
 type RenderChart = manifest.RenderChart
 
-// LoadCharts is Load that renders Helm charts with render; see manifest.LoadCharts.
+// LoadCharts reads like LoadPaths, renders Helm chart folders with render
+// and names the files skipped because they hold no Kubernetes object; see
+// manifest.LoadCharts.
 func LoadCharts(paths []string, stdin io.Reader, render RenderChart) ([]*Object, []string, error) {
 	return manifest.LoadCharts(paths, stdin, render)
 }
