@@ -79,34 +79,27 @@ func (w *SimWebhook) Calls() []WebhookCall {
 
 // ServeHTTP answers an AdmissionReview sent to /<webhook name>.
 func (w *SimWebhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	var review admissionv1.AdmissionReview
-	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&review); err != nil || review.Request == nil {
-		http.Error(rw, fmt.Sprintf("not an AdmissionReview: %v", err), http.StatusBadRequest)
-		return
-	}
-	req := review.Request
-	call := WebhookCall{
-		Webhook: strings.TrimPrefix(r.URL.Path, "/"), Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name,
-		Operation: string(req.Operation), DryRun: req.DryRun != nil && *req.DryRun,
-	}
-	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
-	if sidecar := w.injects(call.Webhook); sidecar != "" && req.Kind.Kind == "Pod" {
-		patch, err := sidecarPatch(req.Object.Raw, sidecar)
-		if err != nil {
-			http.Error(rw, err.Error(), http.StatusBadRequest)
-			return
+	answerAdmission(rw, r, func(req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, error) {
+		call := WebhookCall{
+			Webhook: strings.TrimPrefix(r.URL.Path, "/"), Kind: req.Kind.Kind, Namespace: req.Namespace, Name: req.Name,
+			Operation: string(req.Operation), DryRun: req.DryRun != nil && *req.DryRun,
 		}
-		if patch != nil {
-			pt := admissionv1.PatchTypeJSONPatch
-			resp.Patch, resp.PatchType, call.Patched = patch, &pt, true
+		resp := &admissionv1.AdmissionResponse{Allowed: true}
+		if sidecar := w.injects(call.Webhook); sidecar != "" && req.Kind.Kind == "Pod" {
+			patch, err := sidecarPatch(req.Object.Raw, sidecar)
+			if err != nil {
+				return nil, err
+			}
+			if patch != nil {
+				pt := admissionv1.PatchTypeJSONPatch
+				resp.Patch, resp.PatchType, call.Patched = patch, &pt, true
+			}
 		}
-	}
-	w.mu.Lock()
-	w.calls = append(w.calls, call)
-	w.mu.Unlock()
-	review.Response, review.Request = resp, nil
-	rw.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(rw).Encode(review)
+		w.mu.Lock()
+		w.calls = append(w.calls, call)
+		w.mu.Unlock()
+		return resp, nil
+	})
 }
 
 func (w *SimWebhook) injects(webhook string) string {

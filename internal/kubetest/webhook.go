@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -119,27 +118,33 @@ func (w *Webhooks) handle(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "unknown webhook path "+r.URL.Path, http.StatusNotFound)
 		return
 	}
-	body, err := io.ReadAll(r.Body)
+	answerAdmission(rw, r, func(req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, error) {
+		call := w.hooks[i]
+		call.Operation, call.Resource = string(req.Operation), req.Resource.Resource
+		call.Namespace, call.Name = req.Namespace, req.Name
+		w.mu.Lock()
+		w.calls = append(w.calls, call)
+		w.mu.Unlock()
+		return &admissionv1.AdmissionResponse{Allowed: true}, nil
+	})
+}
+
+// answerAdmission decodes an AdmissionReview, lets answer build the response
+// (its UID is set here) and writes the review back; a request that is not an
+// AdmissionReview, or that answer refuses, gets 400.
+func answerAdmission(rw http.ResponseWriter, r *http.Request, answer func(*admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, error)) {
 	var review admissionv1.AdmissionReview
-	if err == nil {
-		err = json.Unmarshal(body, &review)
-	}
-	if err == nil && review.Request == nil {
-		err = errors.New("AdmissionReview without request")
-	}
-	if err != nil {
-		http.Error(rw, "bad AdmissionReview: "+err.Error(), http.StatusBadRequest)
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&review); err != nil || review.Request == nil {
+		http.Error(rw, fmt.Sprintf("not an AdmissionReview (err %v)", err), http.StatusBadRequest)
 		return
 	}
-	req := review.Request
-	call := w.hooks[i]
-	call.Operation, call.Resource = string(req.Operation), req.Resource.Resource
-	call.Namespace, call.Name = req.Namespace, req.Name
-	w.mu.Lock()
-	w.calls = append(w.calls, call)
-	w.mu.Unlock()
-	review.Response = &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
-	review.Request = nil
+	resp, err := answer(review.Request)
+	if err != nil {
+		http.Error(rw, err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp.UID = review.Request.UID
+	review.Response, review.Request = resp, nil
 	rw.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(rw).Encode(review)
 }
