@@ -32,12 +32,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	"github.com/meshgate/meshgate/bench"
 	"github.com/meshgate/meshgate/fixtures"
 	"github.com/meshgate/meshgate/fixtures/ambient"
 	"github.com/meshgate/meshgate/fixtures/istio"
 	"github.com/meshgate/meshgate/fixtures/kuma"
 	"github.com/meshgate/meshgate/internal/addons"
 	"github.com/meshgate/meshgate/internal/cluster"
+	"github.com/meshgate/meshgate/internal/kube"
 	"github.com/meshgate/meshgate/internal/kubetest"
 	"github.com/meshgate/meshgate/internal/stack"
 	"github.com/meshgate/meshgate/scenarios"
@@ -173,6 +175,26 @@ func TestSimUpDown(t *testing.T) {
 						t.Errorf("fixture Deployment %s/%s has no available replica after apply", d.Namespace, d.Name)
 					}
 					t.Logf("fixture Deployment %s/%s: %d available", d.Namespace, d.Name, d.Status.AvailableReplicas)
+				}
+			})
+			// The objects `meshgate bench --mesh` applies (bench --dry-run
+			// prints them), on the cluster with the mesh's charts installed.
+			t.Run("bench objects", func(t *testing.T) {
+				plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: tc.mesh})
+				if err != nil {
+					t.Fatal(err)
+				}
+				kc, err := kube.New(h.sim.Config, "bench-"+env.RunID, env.Logger())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer func() {
+					if err := kc.Cleanup(context.WithoutCancel(t.Context())); err != nil {
+						t.Errorf("cleaning up the bench objects: %v", err)
+					}
+				}()
+				if err := kc.Apply(t.Context(), plan.AllObjects()...); err != nil {
+					t.Fatalf("apply the bench objects: %v", err)
 				}
 			})
 			t.Run("data plane", func(t *testing.T) {
