@@ -32,19 +32,10 @@ var (
 )
 
 // inboundFilters select, on one backend sidecar, the stats of the inbound
-// listener of the backend's port and nothing else. Kuma 2.14 binds that
-// listener to <podIP>:<workload port> (the Service's targetPort; 8080 for
-// both here) without a stat prefix, so Envoy names its
-// stats listener.<podIP>_<port>.* [kumahq/kuma v2.14.3
-// pkg/xds/generator/inbound_proxy_generator.go, test/framework/connection.go].
-// The other listeners must not count: kuma-cp reads each sidecar's admin API
-// through a TLS listener on <podIP>:9901, with a new connection and handshake
-// per read [pkg/xds/generator/admin_proxy_generator.go, pkg/envoy/admin/client.go],
-// and the outbound listeners see the backend's own calls. The global
-// tls_inspector stats cannot be told apart by listener, so none is read.
+// listener of the backend's port and nothing else (probe.KumaInboundListener
+// says why only that one).
 func inboundFilters(podIP string, port int) []probe.StatFilter {
-	// Envoy writes the address of an IPv6 listener as [a__b]_port.
-	listener := "listener." + strings.ReplaceAll(net.JoinHostPort(podIP, strconv.Itoa(port)), ":", "_") + "."
+	listener := probe.KumaInboundListener(podIP, port)
 	var out []probe.StatFilter
 	for _, f := range append([]probe.StatFilter{statHandshake, statAccepted}, statPlaintextRejected...) {
 		out = append(out, probe.StatFilter{Contains: []string{listener}, Suffix: f.Suffix})
