@@ -45,6 +45,11 @@ func Analyze(dir string, s *Summary) error {
 		violations = append(violations, v...)
 	}
 	markNoise(s)
+	s.MTLS = ProveMTLS(s.Config.Modes, s.Runs)
+	if len(s.MTLS) > 0 {
+		s.Mesh.MTLSEnabled = mtlsEnabled(s.MTLS)
+	}
+	s.ProxyCosts = ProxyCosts(s.Config.Modes, s.Runs)
 	s.Violations = violations
 	if s.Violations == nil {
 		s.Violations = []string{}

@@ -126,6 +126,17 @@ type Plan struct {
 	Options Options
 	Env     Env
 	Mesh    MeshInfo
+	// Observer, when set, reads the system under test around each attack.
+	Observer Observer
+}
+
+// An Observer reads the system under test around each attack: Before just
+// before it starts, After once it has ended, filling the run's evidence
+// (Run.Hop, Run.Proxies). What it cannot read it records in the run; it
+// never fails the bench.
+type Observer interface {
+	Before(ctx context.Context, mode string)
+	After(ctx context.Context, run *Run)
 }
 
 func (p Plan) validate() error {
@@ -185,12 +196,18 @@ func Execute(ctx context.Context, dir string, p Plan, loader Loader, log *slog.L
 			order := slices.Clone(p.Modes)
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 			for _, m := range order {
+				if p.Observer != nil {
+					p.Observer.Before(ctx, m.Name)
+				}
 				run, err := attackToFile(ctx, stage.path, m, conns, rep, p.Options, loader)
 				if err != nil && ctx.Err() != nil {
 					return stage.interrupted(ctx, s, total)
 				}
 				if err != nil {
 					return nil, err
+				}
+				if p.Observer != nil {
+					p.Observer.After(ctx, &run)
 				}
 				s.Runs = append(s.Runs, run)
 				log.Info("attack done", "mode", m.Name, "connections", conns, "rep", rep, "done", len(s.Runs), "of", total)

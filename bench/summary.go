@@ -53,6 +53,11 @@ type Summary struct {
 	// Violations names every rejected run and every overhead that could not
 	// be computed, all at once.
 	Violations []string `json:"violations"`
+	// MTLS judges, per mode that crosses the mesh, whether its traffic into
+	// the backend was mutual TLS, from the runs' hop evidence.
+	MTLS []MTLSProof `json:"mtls_proof,omitempty"`
+	// ProxyCosts are CPU per 1000 rps and memory per proxy and mode.
+	ProxyCosts []ProxyCost `json:"proxy_costs,omitempty"`
 	// Partial is set when the run was interrupted: Runs then lists only the
 	// attacks that finished.
 	Partial *Partial `json:"partial,omitempty"`
@@ -114,11 +119,13 @@ type Node struct {
 
 // MeshInfo names what was measured (SMP ServiceMeshConfig).
 type MeshInfo struct {
-	MeshType    string `json:"mesh_type,omitempty"`  // kuma, istio; empty locally
-	MeshBuild   string `json:"mesh_build,omitempty"` // e.g. kuma 2.14.3
-	ProxyBuild  string `json:"proxy_build,omitempty"`
-	KongBuild   string `json:"kong_build,omitempty"`
-	MTLSEnabled bool   `json:"mtls_enabled"`
+	MeshType   string `json:"mesh_type,omitempty"`  // kuma, istio; empty locally
+	MeshBuild  string `json:"mesh_build,omitempty"` // e.g. kuma 2.14.3
+	ProxyBuild string `json:"proxy_build,omitempty"`
+	KongBuild  string `json:"kong_build,omitempty"`
+	// MTLSEnabled is true only when every mode that crosses the mesh was
+	// proven mutual TLS during the run (see Summary.MTLS).
+	MTLSEnabled bool `json:"mtls_enabled"`
 	// ModeDescriptions says what path each mode takes.
 	ModeDescriptions map[string]string `json:"mode_descriptions,omitempty"`
 }
@@ -143,6 +150,12 @@ type Run struct {
 	LatenciesMs  Latencies `json:"latencies_ms"`
 	Rejected     bool      `json:"rejected"`
 	RejectReason []string  `json:"reject_reasons,omitempty"`
+	// Hop is the mTLS evidence read at the backend around this attack, for
+	// modes that cross the mesh (cluster only).
+	Hop *HopEvidence `json:"hop,omitempty"`
+	// Proxies is what each proxy on the mode's path used during the attack
+	// (cluster only).
+	Proxies []ProxyUsage `json:"proxies,omitempty"`
 }
 
 // Latencies in milliseconds; every percentile is an exact sample of the raw
