@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -63,6 +64,10 @@ type ClusterMode struct {
 	// Pod IP of a ready pod matching this selector in Namespace.
 	PodIPOf   map[string]string
 	Namespace string
+	// Backend, for modes that enter the mesh, is where the mTLS proof is
+	// read; Proxies are the proxies whose CPU and memory are sampled.
+	Backend *Backend
+	Proxies []ProxyRef
 }
 
 // ClusterPlan is what `meshgate bench --mesh` attacks.
@@ -83,6 +88,27 @@ func (p ClusterPlan) ModeNames() []string {
 		names[i] = m.Name
 	}
 	return names
+}
+
+// Exclude leaves the named modes out of the plan at the user's request;
+// a mode that cannot run fails the bench unless it is excluded. The
+// baseline cannot be, and every name must be a mode of this mesh.
+func (p *ClusterPlan) Exclude(names []string) error {
+	var errs []error
+	for _, n := range names {
+		_, skipped := p.Skipped[n]
+		switch {
+		case n == ModeBaseline:
+			errs = append(errs, fmt.Errorf("--exclude %s: every overhead is measured against the baseline; it cannot be left out", n))
+		case !slices.Contains(p.ModeNames(), n) && !skipped:
+			errs = append(errs, fmt.Errorf("--exclude %q: not a mode on %s; the modes are %s", n, p.Options.Mesh, strings.Join(p.ModeNames(), ", ")))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	p.Modes = slices.DeleteFunc(p.Modes, func(m ClusterMode) bool { return slices.Contains(names, m.Name) })
+	return nil
 }
 
 // PodIPHost stands for a Pod IP in a ClusterMode URL until it is resolved.
@@ -148,6 +174,7 @@ func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
 	} else {
 		p.Skipped[ModeKongMeshJWT] = "Kuma has no JWT policy in its open-source edition; the JWT hop is measured on Istio only"
 	}
+	p.paths()
 	return p, nil
 }
 
@@ -164,7 +191,7 @@ func (p ClusterPlan) loadgenPod(kind string) *corev1.Pod {
 	ns := o.Namespace
 	labels := map[string]string{
 		"app.kubernetes.io/name": "meshgate-loadgen",
-		"meshgate.io/loadgen":    kind,
+		loadgenKindLabel:         kind,
 		fixtures.LabelManagedBy:  fixtures.ManagedBy,
 	}
 	annotations := map[string]string{}

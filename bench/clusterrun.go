@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -145,9 +147,11 @@ func (p ClusterPlan) ingress(ns, name, path, backend string, port int32) *networ
 
 // RunCluster benchmarks plan on env's cluster: it applies the backend
 // objects and the loadgen pods, waits for them, port-forwards to each
-// loadgen, resolves the Pod-IP targets, leaves out (and names) every mode
-// whose target does not answer 200, and runs Execute with each mode
-// attacking from its loadgen. The loadgen pods are deleted at the end.
+// loadgen, resolves the Pod-IP targets, checks that every mode's target
+// answers 200 (a mode that does not fails the bench before any attack,
+// unless the user excluded it from plan), and runs Execute with each mode
+// attacking from its loadgen and the cluster observer reading mTLS evidence
+// and proxy cost around each attack. The loadgen pods are deleted at the end.
 func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options, dir string) (*Summary, error) {
 	log := env.Logger()
 	cs, err := kubernetes.NewForConfig(env.REST)
@@ -175,11 +179,13 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 	if err := waitEcho(ctx, cs, p); err != nil {
 		return nil, err
 	}
-	plan := Plan{Target: "cluster", Baseline: ModeBaseline, Options: o,
-		Mesh: MeshInfo{MeshType: p.Options.Mesh, MTLSEnabled: true}}
+	plan := Plan{Target: "cluster", Baseline: ModeBaseline, Options: o, Mesh: MeshInfo{MeshType: p.Options.Mesh},
+		Observer: NewClusterObserver(cs, env.REST, p, log)}
 	var dropped []string
-	for name, why := range p.Skipped {
-		dropped = append(dropped, fmt.Sprintf("mode %s not run: %s", name, why))
+	var failed []string
+	var why []error
+	for name, reason := range p.Skipped {
+		dropped = append(dropped, fmt.Sprintf("mode %s not run: %s", name, reason))
 	}
 	for _, cm := range p.Modes {
 		m := cm.Mode
@@ -192,16 +198,16 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 			m.URL = strings.Replace(m.URL, PodIPHost, ip, 1)
 		}
 		if err := preflight(ctx, m, o); err != nil {
-			if m.Name == ModeBaseline {
-				return nil, fmt.Errorf("the baseline does not answer, nothing can be measured: %w", err)
-			}
-			dropped = append(dropped, fmt.Sprintf("mode %s not run: %v", m.Name, err))
+			failed, why = append(failed, m.Name), append(why, fmt.Errorf("mode %s cannot run: %w", m.Name, err))
 			continue
 		}
 		plan.Modes = append(plan.Modes, m)
 		if m.Name == ModeBaselineAA {
 			plan.AAMode = m.Name
 		}
+	}
+	if len(failed) > 0 {
+		return nil, cannotRun(failed, why)
 	}
 	plan.Env, _ = clusterEnv(ctx, cs)
 	s, err := Execute(ctx, dir, plan, nil, log)
@@ -213,6 +219,15 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 		return s, WriteSummary(dir, s)
 	}
 	return s, nil
+}
+
+// cannotRun fails the bench before any attack, naming every mode whose
+// target does not answer and how to go on without it.
+func cannotRun(modes []string, why []error) error {
+	if slices.Contains(modes, ModeBaseline) {
+		return fmt.Errorf("%w\nevery overhead is measured against the baseline: fix it first", errors.Join(why...))
+	}
+	return fmt.Errorf("%w\nfix the modes above, or leave them out with --exclude %s", errors.Join(why...), strings.Join(modes, ","))
 }
 
 // preflight sends a few requests of the mode through its loader and wants

@@ -196,6 +196,7 @@ func TestSimUpDown(t *testing.T) {
 				if err := kc.Apply(t.Context(), plan.AllObjects()...); err != nil {
 					t.Fatalf("apply the bench objects: %v", err)
 				}
+				h.assertBenchPaths(t, kc, plan)
 			})
 			t.Run("data plane", func(t *testing.T) {
 				t.Skip("the simulated cluster has no data plane: kwok runs no container, so no traffic, Envoy stats or mTLS evidence can be probed")
@@ -268,9 +269,9 @@ func newSimHarness(t *testing.T, injectors map[string]string) *simHarness {
 	}))
 	admin.StartTLS()
 	t.Cleanup(admin.Close)
-	h.sim = kubetest.StartSim(t, kubetest.SimOptions{Nodes: 3, PortForwards: []kubetest.SimPortForward{{
+	h.sim = kubetest.StartSim(t, kubetest.SimOptions{Nodes: 3, PortForwards: append([]kubetest.SimPortForward{{
 		Namespace: cluster.KongNamespace, Ports: []int32{cluster.KongAdminPort}, Target: admin.Listener.Addr().String(),
-	}}})
+	}}, proxyMetricsForwards(t)...)})
 	h.webhook = h.sim.StartWebhook(t, injectors)
 	h.createUserObjects(t)
 	go h.actAsKumaCP(t.Context())
