@@ -93,6 +93,13 @@ func TestExecuteObservesEveryAttack(t *testing.T) {
 	if len(s.ProxyCosts) != 1 || s.ProxyCosts[0].Published != publishedEnvoy {
 		t.Errorf("proxy costs %+v, want the backend sidecar beside Istio's published figure", s.ProxyCosts)
 	}
+	var out strings.Builder
+	PrintSummary(&out, s, "run")
+	for _, want := range []string{"mTLS into the backend", "requests over mutual TLS", ComponentBackendSidecar, publishedEnvoy} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the printed summary lacks %q:\n%s", want, out.String())
+		}
+	}
 }
 
 func TestUsageBetween(t *testing.T) {

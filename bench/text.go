@@ -48,6 +48,7 @@ func PrintSummary(w io.Writer, s *Summary, dir string) {
 	if len(s.Overheads) == 0 {
 		fmt.Fprintln(w, "no overhead could be computed")
 	}
+	printMeshEvidence(w, s)
 	if len(s.Violations) > 0 {
 		fmt.Fprintf(w, "\n%d violation(s):\n", len(s.Violations))
 		for _, v := range s.Violations {
@@ -69,4 +70,29 @@ func PrintVerdict(w io.Writer, v Verdict, oldPath string) {
 	for _, n := range v.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
+}
+
+// printMeshEvidence writes each mode's mTLS verdict and each proxy's cost,
+// when the run read them (cluster benches).
+func printMeshEvidence(w io.Writer, s *Summary) {
+	if len(s.MTLS) > 0 {
+		fmt.Fprintln(w, "\nmTLS into the backend, proven during the run:")
+		for _, p := range s.MTLS {
+			fmt.Fprintf(w, "  %-20s %-10s %s\n", p.Mode, p.Status, p.Evidence)
+		}
+	}
+	if len(s.ProxyCosts) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nproxy cost per 1000 achieved rps (kubelet resource metrics around each attack):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  mode\tproxy\tvCPU/1000 rps\tmemory MiB\truns\tpublished\t")
+	for _, c := range s.ProxyCosts {
+		cpu := fmt.Sprintf("%.3f", c.CoresPer1000RPS)
+		if c.Runs == 0 {
+			cpu = "- (" + c.Note + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%.1f\t%d\t%s\t\n", c.Mode, c.Component, cpu, c.MemoryMiB, c.Runs, c.Published)
+	}
+	tw.Flush()
 }

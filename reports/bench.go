@@ -116,6 +116,12 @@ func readBench(ctx context.Context, dir string) (*Run, error) {
 	}
 	b.Overheads = convertOverheads(s.Overheads)
 	b.NoiseFloor = convertOverheads(s.NoiseFloor)
+	for _, p := range s.MTLS {
+		b.MTLS = append(b.MTLS, MTLSProof{Mode: p.Mode, Status: p.Status, Evidence: p.Evidence})
+	}
+	for _, c := range s.ProxyCosts {
+		b.ProxyCosts = append(b.ProxyCosts, ProxyCost(c))
+	}
 	run.Bench = b
 	return run, nil
 }

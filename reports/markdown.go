@@ -51,6 +51,46 @@ func markdown(r *Report, fold bool) string {
 	return m.String()
 }
 
+// meshEvidence writes, for cluster benches, each mode's mTLS verdict with
+// its evidence and each proxy's cost beside Istio's published figure.
+func (m *mdWriter) meshEvidence(benches []namedBench) {
+	var proofs, costs int
+	for _, b := range benches {
+		proofs += len(b.MTLS)
+		costs += len(b.ProxyCosts)
+	}
+	if proofs > 0 {
+		m.line("### mTLS into the backend, proven during the run")
+		m.line("")
+		m.line("A mode is mTLS only when the backend's side counted mutual TLS during its attacks and nothing else.")
+		m.line("")
+		m.header("run", "mode", "verdict", "evidence")
+		for _, b := range benches {
+			for _, p := range b.MTLS {
+				m.row(b.Name, p.Mode, p.Status, p.Evidence)
+			}
+		}
+		m.line("")
+	}
+	if costs > 0 {
+		m.line("### Proxy cost per 1000 achieved rps")
+		m.line("")
+		m.line("CPU from the kubelet's resource metrics sampled around each attack, averaged over accepted runs; memory is the largest working set seen.")
+		m.line("")
+		m.header("run", "mode", "proxy", "vCPU per 1000 rps", "memory MiB", "runs", "published")
+		for _, b := range benches {
+			for _, c := range b.ProxyCosts {
+				cpu := fmt.Sprintf("%.3f", c.CoresPer1000RPS)
+				if c.Runs == 0 {
+					cpu = "– (" + c.Note + ")"
+				}
+				m.row(b.Name, c.Mode, c.Component, cpu, fmt.Sprintf("%.1f", c.MemoryMiB), fmt.Sprint(c.Runs), orDash(c.Published))
+			}
+		}
+		m.line("")
+	}
+}
+
 // curves writes each load sweep: achieved rps and p99 per offered rate, and
 // the knee, per mode and connection count.
 func (m *mdWriter) curves(r *Report) {
@@ -297,6 +337,7 @@ func (m *mdWriter) bench(r *Report) {
 		}
 	}
 	m.line("")
+	m.meshEvidence(benches)
 	rows := overheadRows(benches)
 	if len(rows) == 0 {
 		return

@@ -215,6 +215,31 @@ type Bench struct {
 	Curves     []Curve      `json:"distribution,omitempty"`
 	Timeline   []Series     `json:"timeline,omitempty"`
 	RawFiles   []string     `json:"rawFiles,omitempty"`
+	// MTLS and ProxyCosts come from cluster benches: per mode that enters
+	// the mesh, whether its traffic was proven mutual TLS, and what each
+	// proxy on its path cost.
+	MTLS       []MTLSProof `json:"mtlsProof,omitempty"`
+	ProxyCosts []ProxyCost `json:"proxyCosts,omitempty"`
+}
+
+// MTLSProof is a mode's verdict ("mtls", "not mtls", "unverified") and the
+// counts it rests on.
+type MTLSProof struct {
+	Mode     string `json:"mode"`
+	Status   string `json:"status"`
+	Evidence string `json:"evidence"`
+}
+
+// ProxyCost is one proxy's CPU per 1000 achieved rps and largest working
+// set in one mode, beside Istio's published figure for its kind.
+type ProxyCost struct {
+	Mode            string  `json:"mode"`
+	Component       string  `json:"component"`
+	CoresPer1000RPS float64 `json:"coresPer1000Rps"`
+	MemoryMiB       float64 `json:"memoryMiB"`
+	Runs            int     `json:"runs"`
+	Published       string  `json:"published,omitempty"`
+	Note            string  `json:"note,omitempty"`
 }
 
 // Load is what the generator was asked to do.
