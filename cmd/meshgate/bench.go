@@ -28,6 +28,7 @@ type benchFlags struct {
 	kongPlainURL         string
 	dryRun               bool
 	rates                []int
+	exclude              []string
 	injectDelay          time.Duration
 	opts                 bench.Options
 	gate                 bench.Gate
@@ -82,6 +83,7 @@ vegeta report reads.`,
 	fl.BoolVar(&f.dryRun, "dry-run", false, "with --mesh: print the objects each mode applies (mTLS policies, Kong routes, the Kuma bridge, the JWT policy) and exit")
 	fl.StringVar(&f.kongPlainURL, "kong-plain-url", "", "cluster: URL of a Kong outside the mesh for mode kong (default kong-plain-gateway-proxy in the bench namespace)")
 	fl.BoolVar(&f.noAA, "no-aa", false, "skip the A/A baseline (no noise floor)")
+	fl.StringSliceVar(&f.exclude, "exclude", nil, "cluster: leave these modes out (a mode whose target does not answer otherwise fails the bench), e.g. --exclude kong,kong-mesh-jwt")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log progress to stderr")
 	fl.IntVar(&f.opts.Rate, "rate", f.opts.Rate, "requests per second, constant (open model)")
 	fl.IntSliceVar(&f.rates, "rates", nil, "sweep these offered rates (one run folder each, rate-<rps>/) and write the load curve with its knee per mode to curve.json and curve.md")
@@ -186,6 +188,9 @@ func validateBench(fl *pflag.FlagSet, f *benchFlags) error {
 	}
 	if f.dryRun && f.mesh == "" {
 		return errors.New("--dry-run prints a cluster bench's objects: give it --mesh")
+	}
+	if len(f.exclude) > 0 && f.mesh == "" {
+		return errors.New("--exclude leaves cluster modes out: give it --mesh")
 	}
 	if len(f.rates) > 0 && (f.compare != "" || f.in != "") {
 		return errors.New("--rates sweeps offered load and writes a curve; gate single runs with --compare instead")
@@ -347,11 +352,14 @@ func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
+	if f.noAA {
+		f.exclude = append(f.exclude, bench.ModeBaselineAA)
+	}
+	if err := plan.Exclude(f.exclude); err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
 	if err := cluster.DockerReachable(ctx); err != nil {
 		return nil, fmt.Errorf("bench --mesh %s needs a kind cluster, so Docker: %w. `meshgate bench --local` runs the same engine on loopback without one", f.mesh, err)
-	}
-	if f.noAA {
-		plan.Modes = slices.DeleteFunc(plan.Modes, func(m bench.ClusterMode) bool { return m.Name == bench.ModeBaselineAA })
 	}
 	log := benchLogger(a, f.verbose)
 	env, err := stack.Up(ctx, stack.Options{Mesh: f.mesh, Log: log, RunDir: filepath.Join(dir, "cluster")})

@@ -74,6 +74,9 @@ func TestBenchRefusals(t *testing.T) {
 		{"missing old summary", []string{"bench", "--in", dir, "--compare", filepath.Join(dir, "nope.json")}, 2, "nope.json"},
 		{"unknown mesh", []string{"bench", "--mesh", "linkerd"}, 2, `"linkerd"`},
 		{"bad option", []string{"bench", "--local", "--rate", "0", "--out", dir}, 2, "--rate is 0"},
+		{"--exclude without --mesh", []string{"bench", "--local", "--exclude", "kong"}, 2, "give it --mesh"},
+		{"--exclude an unknown mode", []string{"bench", "--mesh", "kuma", "--exclude", "kong-mesh-waypoint"}, 2, `not a mode on kuma; the modes are baseline, baseline-aa, kong, mesh, kong-mesh`},
+		{"--exclude the baseline", []string{"bench", "--mesh", "istio", "--exclude", "baseline"}, 2, "cannot be left out"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
