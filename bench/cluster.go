@@ -31,6 +31,9 @@ const (
 // The load generator's attack API port in its pod.
 const LoadgenPort = 8090
 
+// loadgenAppName is the app.kubernetes.io/name of every loadgen pod.
+const loadgenAppName = "meshgate-loadgen"
+
 // Which loadgen pod a cluster mode attacks from.
 const (
 	LoadgenPlain = "plain" // no sidecar
@@ -51,6 +54,9 @@ type ClusterOptions struct {
 	KongMeshURL  string
 	BodyBytes    int
 	LoadgenImage string
+	// Loaders is how many loadgen pods of each kind an attack is spread
+	// over (--loaders; default 1).
+	Loaders int
 	// JWTValidFor is how long the token mode kong-mesh-jwt sends stays
 	// valid (default 24h): it must outlast the bench.
 	JWTValidFor time.Duration
@@ -134,6 +140,12 @@ func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
 	if o.BodyBytes == 0 {
 		o.BodyBytes = 1024
 	}
+	if o.Loaders == 0 {
+		o.Loaders = 1
+	}
+	if o.Loaders < 0 {
+		return ClusterPlan{}, fmt.Errorf("--loaders is %d, want ≥ 1", o.Loaders)
+	}
 	if o.JWTValidFor == 0 {
 		o.JWTValidFor = 24 * time.Hour
 	}
@@ -178,19 +190,25 @@ func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
 	return p, nil
 }
 
-// LoadgenPods are the load generator pods: one without a sidecar, one with,
-// both pinned to the node reserved for load (selected by its label,
-// tolerating its taint), so the load generator never competes with the
-// proxies it measures.
+// LoadgenPods are the load generator pods, Options.Loaders of each kind
+// (meshgate-loadgen-<kind>-<i>): without a sidecar and with one, all pinned
+// to the node reserved for load (selected by its label, tolerating its
+// taint), so the load generator never competes with the proxies it measures.
 func (p ClusterPlan) LoadgenPods() []*corev1.Pod {
-	return []*corev1.Pod{p.loadgenPod(LoadgenPlain), p.loadgenPod(LoadgenMesh)}
+	var pods []*corev1.Pod
+	for _, kind := range []string{LoadgenPlain, LoadgenMesh} {
+		for i := range max(p.Options.Loaders, 1) {
+			pods = append(pods, p.loadgenPod(kind, i))
+		}
+	}
+	return pods
 }
 
-func (p ClusterPlan) loadgenPod(kind string) *corev1.Pod {
+func (p ClusterPlan) loadgenPod(kind string, i int) *corev1.Pod {
 	o := p.Options
 	ns := o.Namespace
 	labels := map[string]string{
-		"app.kubernetes.io/name": "meshgate-loadgen",
+		"app.kubernetes.io/name": loadgenAppName,
 		loadgenKindLabel:         kind,
 		fixtures.LabelManagedBy:  fixtures.ManagedBy,
 	}
@@ -216,7 +234,7 @@ func (p ClusterPlan) loadgenPod(kind string) *corev1.Pod {
 	}
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{Name: "meshgate-loadgen-" + kind, Namespace: ns, Labels: labels, Annotations: annotations},
+		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("meshgate-loadgen-%s-%d", kind, i), Namespace: ns, Labels: labels, Annotations: annotations},
 		Spec: corev1.PodSpec{
 			NodeSelector: map[string]string{cluster.LoadgenNodeLabel: cluster.LoadgenPool},
 			Tolerations: []corev1.Toleration{{

@@ -61,8 +61,8 @@ func TestLoadgenPodsOnTheLoadNode(t *testing.T) {
 	for _, mesh := range []string{cluster.MeshKuma, cluster.MeshIstio} {
 		p, _ := NewClusterPlan(ClusterOptions{Mesh: mesh})
 		pods := p.LoadgenPods()
-		if len(pods) != 2 {
-			t.Fatalf("%s: %d loadgen pods, want plain and mesh", mesh, len(pods))
+		if names := podNames(pods); !slices.Equal(names, []string{"meshgate-loadgen-plain-0", "meshgate-loadgen-mesh-0"}) {
+			t.Fatalf("%s: loadgen pods %v, want one plain and one mesh", mesh, names)
 		}
 		for _, pod := range pods {
 			name := mesh + "/" + pod.Name
@@ -88,5 +88,35 @@ func TestLoadgenPodsOnTheLoadNode(t *testing.T) {
 				t.Errorf("%s: in namespace %s", name, pod.Namespace)
 			}
 		}
+	}
+}
+
+func podNames(pods []*corev1.Pod) []string {
+	var names []string
+	for _, p := range pods {
+		names = append(names, p.Name)
+	}
+	return names
+}
+
+func TestLoadgenPodsPerLoader(t *testing.T) {
+	p, err := NewClusterPlan(ClusterOptions{Mesh: cluster.MeshIstio, Loaders: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := p.LoadgenPods()
+	want := []string{"meshgate-loadgen-plain-0", "meshgate-loadgen-plain-1", "meshgate-loadgen-plain-2",
+		"meshgate-loadgen-mesh-0", "meshgate-loadgen-mesh-1", "meshgate-loadgen-mesh-2"}
+	if names := podNames(pods); !slices.Equal(names, want) {
+		t.Fatalf("loadgen pods %v, want %v", names, want)
+	}
+	for i, pod := range pods {
+		kind := pod.Labels["meshgate.io/loadgen"]
+		if kind != []string{LoadgenPlain, LoadgenMesh}[i/3] || pod.Spec.NodeSelector[cluster.LoadgenNodeLabel] != cluster.LoadgenPool {
+			t.Errorf("%s: kind %q, nodeSelector %v", pod.Name, kind, pod.Spec.NodeSelector)
+		}
+	}
+	if _, err := NewClusterPlan(ClusterOptions{Mesh: cluster.MeshIstio, Loaders: -1}); err == nil || !strings.Contains(err.Error(), "--loaders is -1") {
+		t.Errorf("negative loaders: %v", err)
 	}
 }

@@ -165,8 +165,12 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 	if err := kc.Apply(ctx, p.AllObjects()...); err != nil {
 		return nil, fmt.Errorf("apply the bench objects (meshgate bench --dry-run prints them): %w", err)
 	}
-	loaders := map[string]Loader{}
-	for _, pod := range p.LoadgenPods() {
+	pods := p.LoadgenPods()
+	if err := checkLoadgenFits(ctx, cs, pods, p.Options.Loaders); err != nil {
+		return nil, err
+	}
+	loaders := map[string][]LoaderPart{}
+	for _, pod := range pods {
 		stop, base, err := startLoadgen(ctx, cs, env.REST, pod, log)
 		if stop != nil {
 			defer stop()
@@ -174,7 +178,8 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 		if err != nil {
 			return nil, err
 		}
-		loaders[pod.Labels["meshgate.io/loadgen"]] = RemoteLoader{BaseURL: base}
+		kind := pod.Labels[loadgenKindLabel]
+		loaders[kind] = append(loaders[kind], LoaderPart{Name: pod.Namespace + "/" + pod.Name, Loader: RemoteLoader{BaseURL: base}})
 	}
 	if err := waitEcho(ctx, cs, p); err != nil {
 		return nil, err
@@ -189,7 +194,7 @@ func RunCluster(ctx context.Context, env *cluster.Env, p ClusterPlan, o Options,
 	}
 	for _, cm := range p.Modes {
 		m := cm.Mode
-		m.Loader = loaders[cm.Loadgen]
+		m.Loader = SplitLoader{Parts: loaders[cm.Loadgen]}
 		if cm.PodIPOf != nil {
 			ip, err := podIP(ctx, cs, cm.Namespace, cm.PodIPOf)
 			if err != nil {
@@ -230,17 +235,18 @@ func cannotRun(modes []string, why []error) error {
 	return fmt.Errorf("%w\nfix the modes above, or leave them out with --exclude %s", errors.Join(why...), strings.Join(modes, ","))
 }
 
-// preflight sends a few requests of the mode through its loader and wants
-// every one to answer 200 with the body size asked for.
+// preflight sends a few requests of the mode through each of its loaders
+// and wants every one to answer 200 with the body size asked for.
 func preflight(ctx context.Context, m Mode, o Options) error {
-	spec := AttackSpec{Name: m.Name + "-preflight", Method: m.Method, URL: m.URL, Header: m.Header, Rate: 5,
-		Duration: Duration(time.Second), Connections: 1, Timeout: Duration(5 * time.Second)}
+	width := loaderWidth(m.Loader)
+	spec := AttackSpec{Name: m.Name + "-preflight", Method: m.Method, URL: m.URL, Header: m.Header, Rate: 5 * width,
+		Duration: Duration(time.Second), Connections: width, Timeout: Duration(5 * time.Second)}
 	var bad []string
 	n := 0
 	err := m.Loader.Attack(ctx, spec, func(r *vegeta.Result) error {
 		n++
 		if r.Code != http.StatusOK || (o.BodyBytes > 0 && r.BytesIn != uint64(o.BodyBytes)) {
-			bad = append(bad, fmt.Sprintf("%d %q (%d bytes)", r.Code, r.Error, r.BytesIn))
+			bad = append(bad, fmt.Sprintf("%s: %d %q (%d bytes)", r.Attack, r.Code, r.Error, r.BytesIn))
 		}
 		return nil
 	})

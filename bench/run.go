@@ -45,6 +45,8 @@ type Options struct {
 	Resamples     int
 	Confidence    float64
 	RateTolerance float64
+	// Loaders is how many load generators each attack is spread over.
+	Loaders int
 }
 
 // DefaultOptions mirror Istio's published method (istio/tools perf/benchmark):
@@ -63,6 +65,7 @@ func DefaultOptions() Options {
 		Resamples:     10000,
 		Confidence:    0.95,
 		RateTolerance: 0.02,
+		Loaders:       1,
 	}
 }
 
@@ -111,7 +114,7 @@ func (o Options) Validate() error {
 	if o.RateTolerance < 0 || o.RateTolerance >= 1 {
 		errs = append(errs, fmt.Errorf("--rate-tolerance is %g, want in [0, 1)", o.RateTolerance))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, o.validateLoaders()...)...)
 }
 
 // Plan is a whole benchmark: the modes, which one is the baseline, the A/A
@@ -179,8 +182,8 @@ func Execute(ctx context.Context, dir string, p Plan, loader Loader, log *slog.L
 		return nil, fmt.Errorf("bench plan: %w", err)
 	}
 	for _, m := range p.Modes {
-		if m.Loader == nil && loader == nil {
-			return nil, fmt.Errorf("bench plan: mode %s has no loader", m.Name)
+		if err := checkModeLoader(m, loader, p.Options.Loaders); err != nil {
+			return nil, fmt.Errorf("bench plan: %w", err)
 		}
 	}
 	stage, err := newStage(dir)
@@ -246,6 +249,7 @@ func newSummary(p Plan) *Summary {
 			Resamples: o.Resamples, Confidence: o.Confidence, RateTolerance: o.RateTolerance,
 			LoadGenerator: "vegeta/v12 lib (constant rate, open model)",
 			Percentile:    "exact nearest-rank over raw results",
+			Loaders:       recordedLoaders(o.Loaders),
 		},
 		Env:        env,
 		Mesh:       mesh,

@@ -97,6 +97,17 @@ type Config struct {
 	RateTolerance float64 `json:"rate_tolerance"`
 	LoadGenerator string  `json:"load_generator"` // "vegeta/v12 lib"
 	Percentile    string  `json:"percentile_method"`
+	// Loaders: how many load generators each attack was spread over
+	// (--loaders); absent means one.
+	Loaders int `json:"loaders,omitempty"`
+}
+
+// Generator describes the load generator with the loader count.
+func (c Config) Generator() string {
+	if c.Loaders > 1 {
+		return fmt.Sprintf("%s, each attack spread over %d loaders", c.LoadGenerator, c.Loaders)
+	}
+	return c.LoadGenerator
 }
 
 // Env describes where the load ran (SMP EnvironmentConfig).

@@ -14,6 +14,9 @@ func PrintSummary(w io.Writer, s *Summary, dir string) {
 	c := s.Config
 	fmt.Fprintf(w, "meshgate bench (%s): %d rps, connections %v, %d repetitions × %s (warm-up %s dropped), %d B responses, %s\n",
 		c.Target, c.Rate, c.Connections, c.Repetitions, c.Duration, c.Warmup, c.BodyBytes, c.Protocol)
+	if c.Loaders > 1 {
+		fmt.Fprintf(w, "load: %s\n", c.Generator())
+	}
 	if s.Mesh.ProxyBuild != "" {
 		fmt.Fprintf(w, "proxy: %s\n", s.Mesh.ProxyBuild)
 	}

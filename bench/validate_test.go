@@ -22,6 +22,9 @@ func TestOptionsAndGateValidate(t *testing.T) {
 		{"repeated percentile", func(_ *Options, g *Gate) { g.Percentiles = []string{"p99", "p99"} }, "--gate-percentiles has p99 twice"},
 		{"negative threshold", func(_ *Options, g *Gate) { g.ThresholdMs = -1 }, "--gate-threshold-ms is -1"},
 		{"confidence", func(_ *Options, g *Gate) { g.Confidence = 0.3 }, "--gate-confidence is 0.3"},
+		{"no loader", func(o *Options, _ *Gate) { o.Loaders = 0 }, "--loaders is 0, want ≥ 1"},
+		{"fewer connections than loaders", func(o *Options, _ *Gate) { o.Loaders = 3 }, "--connections has 2, fewer than --loaders 3"},
+		{"rate below loaders", func(o *Options, _ *Gate) { o.Loaders, o.Connections, o.Rate = 4, []int{4}, 3 }, "--rate 3 is below --loaders 4"},
 	}
 	if err := DefaultOptions().Validate(); err != nil {
 		t.Fatalf("defaults refused: %v", err)

@@ -45,7 +45,7 @@ func readBench(ctx context.Context, dir string) (*Run, error) {
 			BodyBytes:     s.Config.BodyBytes,
 			HTTP:          s.Config.Protocol,
 			Proxy:         s.Mesh.ProxyBuild,
-			Generator:     s.Config.LoadGenerator,
+			Generator:     s.Config.Generator(),
 			Resamples:     s.Config.Resamples,
 			Confidence:    s.Config.Confidence,
 		},

@@ -58,6 +58,9 @@ proxy hop (nginx when installed, else Go's reverse proxy). Defaults there:
 (istio; istio-ambient has mesh-waypoint and kong-mesh-waypoint instead) on a
 kind cluster, from a load generator pod on the node labelled
 ` + cluster.LoadgenNodeLabel + "=" + cluster.LoadgenPool + ` (needs Docker).
+--loaders N: spread each attack over N load generators (pods of each kind in a
+cluster, in-process attackers with --local); rate and connections are divided
+exactly, the raw results merged, percentiles computed from the merged samples.
 --compare OLD: gate this run (or --in DIR) against an older summary; exit 1
 when an overhead grew beyond the limit with significance.
 
@@ -91,6 +94,7 @@ vegeta report reads.`,
 	fl.DurationVar(&f.opts.Warmup, "warmup", f.opts.Warmup, "attack time before measuring, dropped")
 	fl.DurationVar(&f.opts.Timeout, "timeout", f.opts.Timeout, "per-request timeout")
 	fl.IntSliceVar(&f.opts.Connections, "connections", f.opts.Connections, "connection counts (each attack uses exactly this many keep-alive connections)")
+	fl.IntVar(&f.opts.Loaders, "loaders", f.opts.Loaders, "spread each attack's rate and connections over this many load generators (cluster: loadgen pods of each kind; --local: in-process attackers); percentiles come from the merged raw results")
 	fl.IntVar(&f.opts.Repetitions, "reps", f.opts.Repetitions, "repetitions; modes are interleaved within each")
 	fl.IntVar(&f.opts.BodyBytes, "body-bytes", f.opts.BodyBytes, "response size from the echo backend (/bytes/{n})")
 	fl.Uint64Var(&f.opts.Seed, "seed", f.opts.Seed, "seed of the mode order and the bootstrap")
@@ -215,6 +219,9 @@ func validateBench(fl *pflag.FlagSet, f *benchFlags) error {
 		if r <= 0 {
 			errs = append(errs, fmt.Errorf("--rates has %d, want > 0", r))
 		}
+		if r > 0 && r < f.opts.Loaders {
+			errs = append(errs, fmt.Errorf("--rates has %d, below --loaders %d: each loader needs at least 1 rps", r, f.opts.Loaders))
+		}
 		if slices.Contains(f.rates[:i], r) {
 			errs = append(errs, fmt.Errorf("--rates has %d twice; give each rate once", r))
 		}
@@ -275,7 +282,7 @@ func benchLocal(ctx context.Context, a *app, f benchFlags, dir string) (*bench.S
 	attacks := len(plan.Modes) * len(f.opts.Connections) * f.opts.Repetitions
 	fmt.Fprintf(a.stderr, "meshgate bench: %d attacks of %s (+%s warm-up) at %d rps, about %s; writing %s\n",
 		attacks, f.opts.Duration, f.opts.Warmup, f.opts.Rate, time.Duration(attacks)*(f.opts.Duration+f.opts.Warmup), dir)
-	return bench.Execute(ctx, dir, plan, bench.LocalLoader{}, log)
+	return bench.Execute(ctx, dir, plan, bench.LocalLoaders(f.opts.Loaders), log)
 }
 
 func dropMode(modes []bench.Mode, name string) []bench.Mode {
@@ -348,7 +355,7 @@ func printBenchObjects(a *app, mesh string) error {
 }
 
 func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench.Summary, error) {
-	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: f.mesh, BodyBytes: f.opts.BodyBytes, KongPlainURL: f.kongPlainURL})
+	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: f.mesh, BodyBytes: f.opts.BodyBytes, KongPlainURL: f.kongPlainURL, Loaders: f.opts.Loaders})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
@@ -372,8 +379,8 @@ func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench
 			fmt.Fprintln(a.stderr, "meshgate bench: take the cluster down:", err)
 		}
 	}()
-	fmt.Fprintf(a.stderr, "meshgate bench: modes %s from loadgen pods on the node labelled %s=%s; writing %s\n",
-		strings.Join(plan.ModeNames(), ", "), cluster.LoadgenNodeLabel, cluster.LoadgenPool, dir)
+	fmt.Fprintf(a.stderr, "meshgate bench: modes %s from %d loadgen pod(s) of each kind on the node labelled %s=%s; writing %s\n",
+		strings.Join(plan.ModeNames(), ", "), f.opts.Loaders, cluster.LoadgenNodeLabel, cluster.LoadgenPool, dir)
 	if len(f.rates) > 0 {
 		return nil, sweepRates(a, f, dir, func(opts bench.Options, sub string) (*bench.Summary, error) {
 			return bench.RunCluster(ctx, env, plan, opts, sub)

@@ -3,11 +3,15 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/meshgate/meshgate/bench"
 )
@@ -77,6 +81,10 @@ func TestBenchRefusals(t *testing.T) {
 		{"--exclude without --mesh", []string{"bench", "--local", "--exclude", "kong"}, 2, "give it --mesh"},
 		{"--exclude an unknown mode", []string{"bench", "--mesh", "kuma", "--exclude", "kong-mesh-waypoint"}, 2, `not a mode on kuma; the modes are baseline, baseline-aa, kong, mesh, kong-mesh`},
 		{"--exclude the baseline", []string{"bench", "--mesh", "istio", "--exclude", "baseline"}, 2, "cannot be left out"},
+		{"no loader", []string{"bench", "--local", "--loaders", "0", "--out", dir}, 2, "--loaders is 0, want ≥ 1"},
+		{"fewer connections than loaders", []string{"bench", "--local", "--loaders", "5", "--connections", "8,4", "--out", dir}, 2, "--connections has 4, fewer than --loaders 5"},
+		{"rate below loaders", []string{"bench", "--local", "--loaders", "3", "--rates", "100,2", "--out", dir}, 2, "--rates has 2, below --loaders 3"},
+		{"cluster loaders", []string{"bench", "--mesh", "istio", "--loaders", "-1"}, 2, "--loaders is -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,5 +191,55 @@ func TestBenchLocalSweepWritesTheCurve(t *testing.T) {
 		if code, _, errOut := runCLI(t, append([]string{"bench", "--local", "--out", t.TempDir()}, bad...)...); code != 2 || !strings.Contains(errOut, "--rates") {
 			t.Errorf("%v: exit %d, %s", bad, code, errOut)
 		}
+	}
+}
+
+// --loaders 2 runs two attackers per attack for real; the summary's
+// percentiles must be those of the merged raw samples, recomputed here with
+// a plain sort.
+func TestBenchLocalLoadersMergeTheirSamples(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "l")
+	code, out, errOut := runCLI(t, append([]string{"bench", "--local", "--out", dir, "--loaders", "2", "--no-aa"}, quick...)...)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "each attack spread over 2 loaders") {
+		t.Errorf("the printed config lacks the loader count:\n%s", out)
+	}
+	s, err := bench.ReadSummary(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Config.Loaders != 2 || len(s.Runs) != 4 {
+		t.Fatalf("config.loaders %d and %d runs, want 2 and 4", s.Config.Loaders, len(s.Runs))
+	}
+	for _, r := range s.Runs {
+		var lat []int64
+		attacks := map[string]int{}
+		if err := bench.ReadRaw(filepath.Join(dir, r.Raw), func(res *vegeta.Result) {
+			lat = append(lat, int64(res.Latency))
+			attacks[res.Attack]++
+		}); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("%s-c%d-r%d", r.Mode, r.Connections, r.Repetition)
+		if len(attacks) != 2 || attacks[name+"-l0"] == 0 || attacks[name+"-l1"] == 0 {
+			t.Errorf("%s holds results of attacks %v, want %s-l0 and -l1", r.Raw, attacks, name)
+		}
+		slices.Sort(lat)
+		nearest := func(q float64) float64 { return float64(lat[max(int(math.Ceil(q*float64(len(lat))))-1, 0)]) / 1e6 }
+		want := bench.Latencies{Min: nearest(0), P50: nearest(0.5), P90: nearest(0.9), P99: nearest(0.99), P999: nearest(0.999), Max: nearest(1)}
+		got := r.LatenciesMs
+		got.Average = 0
+		if got != want || r.Requests != len(lat) {
+			t.Errorf("%s: summary says %d requests %+v, the merged raw samples give %d %+v", r.Raw, r.Requests, got, len(lat), want)
+		}
+	}
+	rep := filepath.Join(t.TempDir(), "report")
+	if code, _, errOut := runCLI(t, "report", "--in", dir, "--out", rep); code != 0 {
+		t.Fatalf("report: exit %d\n%s", code, errOut)
+	}
+	if md, _ := os.ReadFile(filepath.Join(rep, "report.md")); !strings.Contains(string(md), "each attack spread over 2 loaders") {
+		t.Errorf("report.md does not say the load was spread over 2 loaders:\n%s", md)
 	}
 }
