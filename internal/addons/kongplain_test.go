@@ -31,16 +31,16 @@ func TestKongPlainValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := map[string]any{
-				"gateway.proxy":                               map[string]any{"type": ProxyClusterIP},
-				"gateway.deployment":                          nil,
-				"controller.ingressController.ingressClass":   cluster.KongPlainClass,
-				"controller.ingressController.env":            map[string]any{"gateway_api_controller_name": cluster.KongPlainGatewayController},
-				"gateway.podAnnotations":                      nil,
-				"controller.podAnnotations":                   nil,
-				"gateway.manager":                             map[string]any{"enabled": false},
-				"gateway.image.repository":                    Mirror(o.ImageMirror, "kong"),
-				"controller.ingressController.image.tag":      "3.5",
-				"gateway.env":                                 nil,
+				"gateway.proxy":                             map[string]any{"type": ProxyClusterIP},
+				"gateway.deployment":                        nil,
+				"controller.ingressController.ingressClass": cluster.KongPlainClass,
+				"controller.ingressController.env":          map[string]any{"gateway_api_controller_name": cluster.KongPlainGatewayController},
+				"gateway.podAnnotations":                    nil,
+				"controller.podAnnotations":                 nil,
+				"gateway.manager":                           map[string]any{"enabled": false},
+				"gateway.image.repository":                  Mirror(o.ImageMirror, "kong"),
+				"controller.ingressController.image.tag":    "3.5",
+				"gateway.env":                               nil,
 			}
 			if o.KongKeepalivePoolSize != nil {
 				want["gateway.env"] = map[string]any{"upstream_keepalive_pool_size": 0}
