@@ -40,11 +40,12 @@ const (
 // NewClusterPlan.
 type ClusterOptions struct {
 	Mesh          string // one of cluster.Meshes
-	Namespace     string // plain namespace: baseline echo, plain loadgen, plain Kong
+	Namespace     string // plain namespace: baseline echo, plain loadgen, plain Kong's route
 	MeshNamespace string // meshed namespace: echo and loadgen with sidecars
 	EchoName      string // Deployment/Service name of the echo backend in both
 	EchoPort      int    // container and Service port of the echo backend
-	// KongPlainURL is a Kong outside the mesh (mode kong); KongMeshURL the
+	// KongPlainURL is a Kong outside the mesh (mode kong; default the proxy
+	// of the plain Kong release, cluster.KongPlainRelease); KongMeshURL the
 	// Kong in the mesh with the fix (kong-mesh, kong-mesh-jwt).
 	KongPlainURL string
 	KongMeshURL  string
@@ -111,7 +112,7 @@ func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
 	if o.JWTValidFor == 0 {
 		o.JWTValidFor = 24 * time.Hour
 	}
-	def(&o.KongPlainURL, fmt.Sprintf("http://kong-plain-gateway-proxy.%s.svc.cluster.local", o.Namespace))
+	def(&o.KongPlainURL, fmt.Sprintf("http://%s.%s.svc.cluster.local", cluster.KongPlainProxyService, cluster.KongPlainNamespace))
 	def(&o.KongMeshURL, fmt.Sprintf("http://%s.%s.svc.cluster.local", cluster.KongProxyService, cluster.KongNamespace))
 
 	path := fmt.Sprintf("/bytes/%d", o.BodyBytes)
