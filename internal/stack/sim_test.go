@@ -228,34 +228,45 @@ func TestSimUpDown(t *testing.T) {
 }
 
 // Ctrl-C during up: the context is cancelled while the mesh's Helm release
-// waits for its workloads; up returns the cancellation and has removed all it
+// waits for its workloads, or once the plain Kong's namespace is created
+// (its step is the last); up returns the cancellation and has removed all it
 // had created.
 func TestSimUpCancelled(t *testing.T) {
-	h := newSimHarness(t, map[string]string{simMeshes[0].injector: simMeshes[0].sidecar})
-	before := h.userObjects(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	opts := h.options(t, cluster.MeshKuma)
-	go func() {
-		// Cancel once Helm has created the control plane's Deployment.
-		for ctx.Err() == nil {
-			var d appsv1.Deployment
-			if h.sim.Client.Get(ctx, client.ObjectKey{Namespace: addons.KumaNamespace, Name: addons.KumaCPName}, &d) == nil {
-				t.Log("cancelling up: Helm has created " + addons.KumaNamespace + "/" + addons.KumaCPName)
-				cancel()
-				return
+	for _, at := range []struct {
+		name string
+		key  client.ObjectKey
+		obj  client.Object
+	}{
+		{"mesh release waiting", client.ObjectKey{Namespace: addons.KumaNamespace, Name: addons.KumaCPName}, &appsv1.Deployment{}},
+		{"plain Kong step", client.ObjectKey{Name: cluster.KongPlainNamespace}, &corev1.Namespace{}},
+	} {
+		t.Run(at.name, func(t *testing.T) {
+			h := newSimHarness(t, map[string]string{simMeshes[0].injector: simMeshes[0].sidecar})
+			before := h.userObjects(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			opts := h.options(t, cluster.MeshKuma)
+			opts.KongPlain = true
+			go func() {
+				for ctx.Err() == nil {
+					if h.sim.Client.Get(ctx, at.key, at.obj) == nil {
+						t.Log("cancelling up: up has created " + strings.TrimPrefix(at.key.String(), "/"))
+						cancel()
+						return
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}()
+			env, err := stack.Up(ctx, opts)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("up after cancel: err %v, want context.Canceled", err)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
-	env, err := stack.Up(ctx, opts)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("up after cancel: err %v, want context.Canceled", err)
-	}
-	h.assertNothingOfRun(t, env.RunID, addons.KumaNamespace)
-	h.assertUserObjects(t, before)
-	if _, err := os.Stat(filepath.Join(env.RunDir, stack.StateFile)); !os.IsNotExist(err) {
-		t.Errorf("%s left behind after a cancelled up (stat: %v)", stack.StateFile, err)
+			h.assertNothingOfRun(t, env.RunID, addons.KumaNamespace)
+			h.assertUserObjects(t, before)
+			if _, err := os.Stat(filepath.Join(env.RunDir, stack.StateFile)); !os.IsNotExist(err) {
+				t.Errorf("%s left behind after a cancelled up (stat: %v)", stack.StateFile, err)
+			}
+		})
 	}
 }
 
