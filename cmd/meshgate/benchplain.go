@@ -20,12 +20,10 @@ func plainKongNote(kongPlainURL string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	labels := addons.KongPlainNamespaceLabels("")
+	labels := addons.KongPlainNamespaceOptOut()
 	var optOut []string
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		if strings.Contains(k, "injection") {
-			optOut = append(optOut, k+"="+labels[k])
-		}
+		optOut = append(optOut, k+"="+labels[k])
 	}
 	return fmt.Sprintf("# mode kong installs the plain Kong: Helm release %s in namespace %s (chart %s), IngressClass %s, proxy Service %s (ClusterIP), namespace labelled %s: outside any mesh; it serves route bench-plain (shared)\n",
 		cluster.KongPlainRelease, cluster.KongPlainNamespace, m.Charts[addons.ChartKong].Source(), cluster.KongPlainClass,

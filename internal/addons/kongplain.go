@@ -3,6 +3,7 @@ package addons
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,13 +34,15 @@ var (
 	kongPlainPodOptOut       = map[string]string{"kuma.io/sidecar-injection": "disabled", "sidecar.istio.io/inject": "false"}
 )
 
+// KongPlainNamespaceOptOut are the injection opt-out labels of the plain
+// Kong's namespace.
+func KongPlainNamespaceOptOut() map[string]string { return maps.Clone(kongPlainNamespaceOptOut) }
+
 // KongPlainNamespaceLabels are the labels of the plain Kong's namespace:
 // the run's, and every mesh's injection opt-out.
 func KongPlainNamespaceLabels(runID string) map[string]string {
 	l := map[string]string{fixtures.LabelManagedBy: fixtures.ManagedBy, fixtures.LabelRun: runID}
-	for k, v := range kongPlainNamespaceOptOut {
-		l[k] = v
-	}
+	maps.Copy(l, kongPlainNamespaceOptOut)
 	return l
 }
 
