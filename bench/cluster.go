@@ -44,11 +44,12 @@ const (
 // NewClusterPlan.
 type ClusterOptions struct {
 	Mesh          string // one of cluster.Meshes
-	Namespace     string // plain namespace: baseline echo, plain loadgen, plain Kong
+	Namespace     string // plain namespace: baseline echo, plain loadgen, plain Kong's route
 	MeshNamespace string // meshed namespace: echo and loadgen with sidecars
 	EchoName      string // Deployment/Service name of the echo backend in both
 	EchoPort      int    // container and Service port of the echo backend
-	// KongPlainURL is a Kong outside the mesh (mode kong); KongMeshURL the
+	// KongPlainURL is a Kong outside the mesh (mode kong; default the proxy
+	// of the plain Kong release, cluster.KongPlainRelease); KongMeshURL the
 	// Kong in the mesh with the fix (kong-mesh, kong-mesh-jwt).
 	KongPlainURL string
 	KongMeshURL  string
@@ -85,6 +86,9 @@ type ClusterPlan struct {
 	// jwks is the bench issuer's key set, inline in the RequestAuthentication
 	// of mode kong-mesh-jwt.
 	jwks string
+	// plainKong: mode kong goes through the plain Kong release meshgate
+	// installs (no --kong-plain-url), whose proxy cost is read.
+	plainKong bool
 }
 
 // ModeNames lists the planned modes in order.
@@ -149,14 +153,15 @@ func NewClusterPlan(o ClusterOptions) (ClusterPlan, error) {
 	if o.JWTValidFor == 0 {
 		o.JWTValidFor = 24 * time.Hour
 	}
-	def(&o.KongPlainURL, fmt.Sprintf("http://kong-plain-gateway-proxy.%s.svc.cluster.local", o.Namespace))
+	plainKong := o.KongPlainURL == ""
+	def(&o.KongPlainURL, fmt.Sprintf("http://%s.%s.svc.cluster.local", cluster.KongPlainProxyService, cluster.KongPlainNamespace))
 	def(&o.KongMeshURL, fmt.Sprintf("http://%s.%s.svc.cluster.local", cluster.KongProxyService, cluster.KongNamespace))
 
 	path := fmt.Sprintf("/bytes/%d", o.BodyBytes)
 	svc := func(ns string) string {
 		return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d%s", o.EchoName, ns, o.EchoPort, path)
 	}
-	p := ClusterPlan{Options: o, Skipped: map[string]string{}}
+	p := ClusterPlan{Options: o, Skipped: map[string]string{}, plainKong: plainKong}
 	p.Modes = []ClusterMode{
 		{Mode: Mode{Name: ModeBaseline, Description: "loadgen (no sidecar) to the echo Pod IP: no mesh, no Kong",
 			URL: fmt.Sprintf("http://%s:%d%s", PodIPHost, o.EchoPort, path)},

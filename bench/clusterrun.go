@@ -32,9 +32,9 @@ import (
 )
 
 // sharedObjects are what every mode stands on: the two namespaces, the echo
-// backend (same image) in each, and Kong's route to the plain one. A Kong
-// outside the mesh for mode kong is not installed here
-// (ClusterOptions.KongPlainURL).
+// backend (same image) in each, and the plain Kong's route to the plain one
+// (IngressClass cluster.KongPlainClass: the Kong outside the mesh that
+// stack.Options.KongPlain installs serves it, the meshed Kong does not).
 func (p ClusterPlan) sharedObjects() []client.Object {
 	o := p.Options
 	plainNS := &corev1.Namespace{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
@@ -54,7 +54,9 @@ func (p ClusterPlan) sharedObjects() []client.Object {
 		dep, svc := p.echo(ns)
 		objs = append(objs, dep, svc)
 	}
-	return append(objs, p.ingress(o.Namespace, "bench-plain", "/bench/plain", o.EchoName, int32(o.EchoPort)))
+	plain := p.ingress(o.Namespace, "bench-plain", "/bench/plain", o.EchoName, int32(o.EchoPort))
+	plain.Spec.IngressClassName = ptr.To(cluster.KongPlainClass)
+	return append(objs, plain)
 }
 
 // kongMeshObjects route Kong in the mesh to the meshed echo with the fix:

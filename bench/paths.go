@@ -38,7 +38,9 @@ type Backend struct {
 // ztunnel templates/daemonset.yaml) and the waypoint Deployment istiod
 // renders from the istiod chart's files/waypoint.yaml, whose pods carry the
 // Gateway's name and run an istio-proxy container.
-var kongGatewayPods = map[string]string{cluster.KongGatewayLabel: cluster.KongRelease, "app.kubernetes.io/name": "gateway"}
+func gatewayPodsOf(release string) map[string]string {
+	return map[string]string{cluster.KongGatewayLabel: release, "app.kubernetes.io/name": "gateway"}
+}
 
 const (
 	kongProxyContainer = "proxy"
@@ -63,6 +65,10 @@ func (p *ClusterPlan) paths() {
 // Modes that never enter the mesh have neither.
 func (p ClusterPlan) pathOf(mode string) (*Backend, []ProxyRef) {
 	o := p.Options
+	if mode == ModeKong && p.plainKong {
+		pods := PodSet{cluster.KongPlainNamespace, gatewayPodsOf(cluster.KongPlainRelease)}
+		return nil, []ProxyRef{{ComponentKong, pods, kongProxyContainer}}
+	}
 	viaKong := slices.Contains([]string{ModeKongMesh, ModeKongMeshJWT, ModeKongMeshWaypoint}, mode)
 	if !viaKong && mode != ModeMesh && mode != ModeMeshWaypoint {
 		return nil, nil
@@ -75,7 +81,7 @@ func (p ClusterPlan) pathOf(mode string) (*Backend, []ProxyRef) {
 	var out []ProxyRef
 	client, clientComponent := PodSet{o.MeshNamespace, map[string]string{loadgenKindLabel: LoadgenMesh}}, ComponentLoadgenSidecar
 	if viaKong {
-		client, clientComponent = PodSet{cluster.KongNamespace, kongGatewayPods}, ComponentKongSidecar
+		client, clientComponent = PodSet{cluster.KongNamespace, gatewayPodsOf(cluster.KongRelease)}, ComponentKongSidecar
 		out = append(out, ProxyRef{ComponentKong, client, kongProxyContainer})
 	}
 	if sidecar := sidecarOf(o.Mesh); sidecar != "" {

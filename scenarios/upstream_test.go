@@ -60,7 +60,9 @@ func renderReleases(t *testing.T, m addons.Matrix, o addons.Options) []*unstruct
 		if err != nil {
 			t.Fatal(err)
 		}
-		manifest, err := addons.Render(t.Context(), r, ch, addons.KubeVersionOf(m.Kind.NodeImage))
+		// Every supported cluster serves IngressClass; the kong chart renders
+		// its IngressClass only when told so (templates/ingress-class.yaml).
+		manifest, err := addons.Render(t.Context(), r, ch, addons.KubeVersionOf(m.Kind.NodeImage), "networking.k8s.io/v1/IngressClass")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,14 +109,15 @@ type upstreamEnv struct {
 func installUpstream(t *testing.T, mesh string, provider string) *upstreamEnv {
 	t.Helper()
 	m := pinnedMatrix(t)
-	objs := renderReleases(t, m, addons.Options{Mesh: mesh, Kind: provider == cluster.ProviderKind})
+	objs := renderReleases(t, m, addons.Options{Mesh: mesh, Kind: provider == cluster.ProviderKind, KongPlain: true})
 	env := kubetest.Start(t)
 	ctx := t.Context()
 	cenv := &cluster.Env{REST: env.Config, RunID: "envtest", Provider: provider, Mesh: mesh}
 	// The namespaces as up creates them: Kong's labelled for injection
-	// before the mesh, Kuma's with the labels the chart's hook would set,
-	// the others (Helm's CreateNamespace) unlabelled.
-	steps := []cluster.Step{addons.InstallGatewayAPICRDs(addons.Timeouts{CRDs: time.Minute}), addons.CreateKongNamespace(mesh)}
+	// before the mesh, the plain Kong's (bench) labelled out of every mesh,
+	// Kuma's with the labels the chart's hook would set, the others (Helm's
+	// CreateNamespace) unlabelled.
+	steps := []cluster.Step{addons.InstallGatewayAPICRDs(addons.Timeouts{CRDs: time.Minute}), addons.CreateKongNamespace(mesh), addons.CreateKongPlainNamespace()}
 	if err := cluster.RunSteps(ctx, cenv, steps...); err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +250,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
+// plainKong prefixes the plain Kong's Deployments (bench mode kong): no
+// injector may see its pods.
+const plainKong = cluster.KongPlainNamespace + "/"
+
 // Which mesh injector webhooks each workload's pods must reach, by
 // namespace/Deployment; none for workloads that must stay outside the mesh.
 // Every Deployment of the charts and of every scenario's fixture sets needs
@@ -256,6 +263,8 @@ var wantInjectors = map[string]map[string][]string{
 		"kong/" + cluster.KongControllerName:           {"namespace-kuma-injector.kuma.io"},
 		"kong/" + cluster.KongGatewayName:              {"namespace-kuma-injector.kuma.io"},
 		addons.KumaNamespace + "/" + addons.KumaCPName: nil,
+		plainKong + cluster.KongPlainControllerName:    nil,
+		plainKong + cluster.KongPlainGatewayName:       nil,
 		// The backends opt in by pod label; their namespace must carry the
 		// label (disabled) or Kuma's pods webhook is never asked.
 		kuma.Namespace + "/" + kuma.Backend:          {"pods-kuma-injector.kuma.io"},
@@ -265,6 +274,8 @@ var wantInjectors = map[string]map[string][]string{
 		"kong/" + cluster.KongControllerName:                     {"namespace.sidecar-injector.istio.io"},
 		"kong/" + cluster.KongGatewayName:                        {"namespace.sidecar-injector.istio.io"},
 		addons.IstioNamespace + "/" + addons.IstiodName:          nil,
+		plainKong + cluster.KongPlainControllerName:              nil,
+		plainKong + cluster.KongPlainGatewayName:                 nil,
 		istiofx.DefaultNamespace + "/" + istiofx.DefaultBackend:  {"namespace.sidecar-injector.istio.io"},
 		istiofx.DefaultNamespace + "/" + istiofx.DefaultJWKSName: {"namespace.sidecar-injector.istio.io"},
 		meshclient.Namespace + "/" + meshclient.Name:             nil,

@@ -84,7 +84,7 @@ vegeta report reads.`,
 	fl.StringVar(&f.proxy, "proxy", bench.ProxyAuto, "local proxy hop: auto, nginx or go")
 	fl.DurationVar(&f.injectDelay, "inject-delay", 0, "local only: add this delay to every request through the proxy hop (to see the gate fail)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "with --mesh: print the objects each mode applies (mTLS policies, Kong routes, the Kuma bridge, the JWT policy) and exit")
-	fl.StringVar(&f.kongPlainURL, "kong-plain-url", "", "cluster: URL of a Kong outside the mesh for mode kong (default kong-plain-gateway-proxy in the bench namespace)")
+	fl.StringVar(&f.kongPlainURL, "kong-plain-url", "", "cluster: URL of a Kong outside the mesh for mode kong that you run (default: meshgate installs one, release "+cluster.KongPlainRelease+" in namespace "+cluster.KongPlainNamespace+")")
 	fl.BoolVar(&f.noAA, "no-aa", false, "skip the A/A baseline (no noise floor)")
 	fl.StringSliceVar(&f.exclude, "exclude", nil, "cluster: leave these modes out (a mode whose target does not answer otherwise fails the bench), e.g. --exclude kong,kong-mesh-jwt")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log progress to stderr")
@@ -113,7 +113,7 @@ func runBench(ctx context.Context, a *app, fl *pflag.FlagSet, f *benchFlags) err
 		return &exitError{code: exitUsage, err: err}
 	}
 	if f.dryRun {
-		return printBenchObjects(a, f.mesh)
+		return printBenchObjects(a, f.mesh, f.kongPlainURL)
 	}
 	if len(f.rates) > 0 {
 		dir := outDir(f.out)
@@ -332,12 +332,12 @@ func sweepRates(a *app, f benchFlags, dir string, run func(opts bench.Options, d
 
 // printBenchObjects writes, per mode, the objects `bench --mesh` applies,
 // as YAML, and the modes left out on this mesh with the reason.
-func printBenchObjects(a *app, mesh string) error {
+func printBenchObjects(a *app, mesh, kongPlainURL string) error {
 	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: mesh})
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	descriptions := map[string]string{"shared": "namespaces, the echo backend in each, Kong's route to the plain one"}
+	descriptions := map[string]string{"shared": "namespaces, the echo backend in each, the plain Kong's route to the plain one"}
 	for _, m := range plan.Modes {
 		descriptions[m.Name] = m.Description
 	}
@@ -347,6 +347,13 @@ func printBenchObjects(a *app, mesh string) error {
 			return err
 		}
 		fmt.Fprintf(a.stdout, "# mode %s: %s\n%s", g.Mode, descriptions[g.Mode], y)
+	}
+	if slices.Contains(plan.ModeNames(), bench.ModeKong) {
+		note, err := plainKongNote(kongPlainURL)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "# mode %s: %s\n%s", bench.ModeKong, descriptions[bench.ModeKong], note)
 	}
 	for _, name := range slices.Sorted(maps.Keys(plan.Skipped)) {
 		fmt.Fprintf(a.stdout, "# mode %s not run on %s: %s\n", name, mesh, plan.Skipped[name])
@@ -369,7 +376,7 @@ func benchCluster(ctx context.Context, a *app, f benchFlags, dir string) (*bench
 		return nil, fmt.Errorf("bench --mesh %s needs a kind cluster, so Docker: %w. `meshgate bench --local` runs the same engine on loopback without one", f.mesh, err)
 	}
 	log := benchLogger(a, f.verbose)
-	env, err := stack.Up(ctx, stack.Options{Mesh: f.mesh, Log: log, RunDir: filepath.Join(dir, "cluster")})
+	env, err := stack.Up(ctx, stack.Options{Mesh: f.mesh, KongPlain: f.kongPlainURL == "", Log: log, RunDir: filepath.Join(dir, "cluster")})
 	if err != nil {
 		return nil, fmt.Errorf("bench --mesh %s: bring up the cluster: %w", f.mesh, err)
 	}

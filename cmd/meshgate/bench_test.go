@@ -14,6 +14,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/meshgate/meshgate/bench"
+	"github.com/meshgate/meshgate/internal/cluster"
 )
 
 var quick = []string{"--rate", "300", "--duration", "1s", "--warmup", "200ms", "--connections", "4", "--reps", "2", "--resamples", "500", "--proxy", "go", "--rate-tolerance", "0.2"}
@@ -139,6 +140,20 @@ func TestBenchDryRunShowsWhatEachModeApplies(t *testing.T) {
 				}
 			}
 		})
+	}
+	// Mode kong's Kong: the plain release, unless the user brings one.
+	plain := []string{"# mode kong installs the plain Kong: Helm release kong-plain in namespace meshgate-bench-kong", "IngressClass kong-plain",
+		"kuma.io/sidecar-injection=disabled", "istio-injection=disabled", "ingressClassName: kong-plain"}
+	for _, mesh := range cluster.Meshes {
+		_, out, _ := runCLI(t, "bench", "--mesh", mesh, "--dry-run")
+		for _, w := range plain {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s dry run lacks %q", mesh, w)
+			}
+		}
+	}
+	if _, out, _ := runCLI(t, "bench", "--mesh", "kuma", "--dry-run", "--kong-plain-url", "http://my-kong.example"); !strings.Contains(out, "--kong-plain-url http://my-kong.example; meshgate installs no Kong") || strings.Contains(out, "Helm release kong-plain") {
+		t.Errorf("with --kong-plain-url the dry run must say no plain Kong is installed:\n%s", out)
 	}
 	if code, _, errOut := runCLI(t, "bench", "--local", "--dry-run"); code != 2 || !strings.Contains(errOut, "give it --mesh") {
 		t.Errorf("--dry-run without --mesh: exit %d, %s", code, errOut)

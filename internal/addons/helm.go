@@ -176,9 +176,13 @@ func keepChart(from, to string) (string, error) {
 
 // Render returns what Helm would apply for r with no cluster: the chart's
 // CRDs followed by its manifest and hooks, at the given Kubernetes version.
-func Render(ctx context.Context, r Release, ch *chart.Chart, kubeVersion string) (string, error) {
+// apiVersions ("group/version/Kind") are API versions the cluster serves
+// beyond Helm's defaults, for templates gated on them the way a cluster's
+// discovery would open them (.Capabilities.APIVersions.Has).
+func Render(ctx context.Context, r Release, ch *chart.Chart, kubeVersion string, apiVersions ...string) (string, error) {
 	inst := action.NewInstall(action.NewConfiguration())
 	inst.DryRunStrategy, inst.Replace, inst.IncludeCRDs = action.DryRunClient, true, true
+	inst.APIVersions = apiVersions
 	inst.ReleaseName, inst.Namespace = r.Name, r.Namespace
 	if kubeVersion != "" {
 		kv, err := common.ParseKubeVersion(kubeVersion)

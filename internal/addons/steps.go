@@ -286,7 +286,11 @@ func MeshSteps(m Matrix, o Options, t Timeouts) ([]cluster.Step, error) {
 	default:
 		return nil, unknownMesh(o.Mesh)
 	}
-	return append(steps, InstallKong(m, o, t)), nil
+	steps = append(steps, InstallKong(m, o, t))
+	if o.KongPlain {
+		steps = append(steps, InstallKongPlain(m, o, t))
+	}
+	return steps, nil
 }
 
 // applyRelease installs or upgrades r. On an existing cluster, a release this

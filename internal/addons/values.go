@@ -43,6 +43,9 @@ type Options struct {
 	// LoadBalancer, makes Helm's wait hang on clusters without a load
 	// balancer controller.
 	ProxyServiceType string
+	// KongPlain adds a second Kong release outside any mesh (bench mode
+	// kong): see KongPlainValues.
+	KongPlain bool
 	// PostRenderer, when set, edits every release's rendered manifests after
 	// meshgate's run labels, like Helm's --post-renderer (the simulated
 	// cluster's tests point the charts' webhooks at their own server with it).
@@ -104,7 +107,15 @@ func Releases(m Matrix, o Options) ([]Release, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(rels, release(m, ChartKong, cluster.KongRelease, cluster.KongNamespace, kong)), nil
+	rels = append(rels, release(m, ChartKong, cluster.KongRelease, cluster.KongNamespace, kong))
+	if o.KongPlain {
+		plain, err := KongPlainRelease(m, o)
+		if err != nil {
+			return nil, err
+		}
+		rels = append(rels, plain)
+	}
+	return rels, nil
 }
 
 func unknownMesh(mesh string) error {

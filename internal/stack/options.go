@@ -60,6 +60,10 @@ type Options struct {
 	// ProxyServiceType is Kong's proxy Service type on an existing cluster:
 	// addons.ProxyClusterIP (default) or addons.ProxyLoadBalancer.
 	ProxyServiceType string
+	// KongPlain also installs a Kong outside any mesh for bench mode kong
+	// (release cluster.KongPlainRelease in cluster.KongPlainNamespace,
+	// IngressClass cluster.KongPlainClass); `meshgate bench --mesh` sets it.
+	KongPlain bool
 	// PostRenderer, when set, edits every chart's rendered manifests after
 	// meshgate's labels, like Helm's --post-renderer.
 	PostRenderer postrenderer.PostRenderer

@@ -23,6 +23,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -128,7 +129,9 @@ func TestSimUpDown(t *testing.T) {
 			}
 			h := newSimHarness(t, sidecars)
 			before := h.userObjects(t)
-			env, err := stack.Up(t.Context(), h.options(t, tc.mesh))
+			opts := h.options(t, tc.mesh)
+			opts.KongPlain = true // as `meshgate bench --mesh` asks
+			env, err := stack.Up(t.Context(), opts)
 			if err != nil {
 				t.Fatalf("up: %v", err)
 			}
@@ -145,6 +148,10 @@ func TestSimUpDown(t *testing.T) {
 				if n := len(h.helmReleases(t)); n == 0 {
 					t.Errorf("no Helm release recorded on the cluster")
 				}
+			})
+			t.Run("plain Kong", func(t *testing.T) {
+				h.assertNamespaceLabel(t, cluster.KongPlainNamespace, addons.KongPlainNamespaceLabels(env.RunID))
+				h.assertPlainKong(t, env, sidecars)
 			})
 			t.Run("fixtures", func(t *testing.T) {
 				set, err := tc.fixtures()
@@ -196,6 +203,15 @@ func TestSimUpDown(t *testing.T) {
 				if err := kc.Apply(t.Context(), plan.AllObjects()...); err != nil {
 					t.Fatalf("apply the bench objects: %v", err)
 				}
+				// Each route's IngressClass is one a Kong release installed.
+				for _, o := range plan.AllObjects() {
+					if ing, ok := o.(*networkingv1.Ingress); ok {
+						var class networkingv1.IngressClass
+						if err := h.sim.Client.Get(t.Context(), client.ObjectKey{Name: *ing.Spec.IngressClassName}, &class); err != nil {
+							t.Errorf("route %s/%s: IngressClass %s: %v", ing.Namespace, ing.Name, *ing.Spec.IngressClassName, err)
+						}
+					}
+				}
 				h.assertBenchPaths(t, kc, plan)
 			})
 			t.Run("data plane", func(t *testing.T) {
@@ -213,34 +229,45 @@ func TestSimUpDown(t *testing.T) {
 }
 
 // Ctrl-C during up: the context is cancelled while the mesh's Helm release
-// waits for its workloads; up returns the cancellation and has removed all it
+// waits for its workloads, or once the plain Kong's namespace is created
+// (its step is the last); up returns the cancellation and has removed all it
 // had created.
 func TestSimUpCancelled(t *testing.T) {
-	h := newSimHarness(t, map[string]string{simMeshes[0].injector: simMeshes[0].sidecar})
-	before := h.userObjects(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	opts := h.options(t, cluster.MeshKuma)
-	go func() {
-		// Cancel once Helm has created the control plane's Deployment.
-		for ctx.Err() == nil {
-			var d appsv1.Deployment
-			if h.sim.Client.Get(ctx, client.ObjectKey{Namespace: addons.KumaNamespace, Name: addons.KumaCPName}, &d) == nil {
-				t.Log("cancelling up: Helm has created " + addons.KumaNamespace + "/" + addons.KumaCPName)
-				cancel()
-				return
+	for _, at := range []struct {
+		name string
+		key  client.ObjectKey
+		obj  client.Object
+	}{
+		{"mesh release waiting", client.ObjectKey{Namespace: addons.KumaNamespace, Name: addons.KumaCPName}, &appsv1.Deployment{}},
+		{"plain Kong step", client.ObjectKey{Name: cluster.KongPlainNamespace}, &corev1.Namespace{}},
+	} {
+		t.Run(at.name, func(t *testing.T) {
+			h := newSimHarness(t, map[string]string{simMeshes[0].injector: simMeshes[0].sidecar})
+			before := h.userObjects(t)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			opts := h.options(t, cluster.MeshKuma)
+			opts.KongPlain = true
+			go func() {
+				for ctx.Err() == nil {
+					if h.sim.Client.Get(ctx, at.key, at.obj) == nil {
+						t.Log("cancelling up: up has created " + strings.TrimPrefix(at.key.String(), "/"))
+						cancel()
+						return
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}()
+			env, err := stack.Up(ctx, opts)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("up after cancel: err %v, want context.Canceled", err)
 			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
-	env, err := stack.Up(ctx, opts)
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("up after cancel: err %v, want context.Canceled", err)
-	}
-	h.assertNothingOfRun(t, env.RunID, addons.KumaNamespace)
-	h.assertUserObjects(t, before)
-	if _, err := os.Stat(filepath.Join(env.RunDir, stack.StateFile)); !os.IsNotExist(err) {
-		t.Errorf("%s left behind after a cancelled up (stat: %v)", stack.StateFile, err)
+			h.assertNothingOfRun(t, env.RunID, addons.KumaNamespace)
+			h.assertUserObjects(t, before)
+			if _, err := os.Stat(filepath.Join(env.RunDir, stack.StateFile)); !os.IsNotExist(err) {
+				t.Errorf("%s left behind after a cancelled up (stat: %v)", stack.StateFile, err)
+			}
+		})
 	}
 }
 
@@ -415,6 +442,47 @@ func (h *simHarness) assertInjected(t *testing.T, sidecar string) {
 	}
 }
 
+// assertPlainKong: the plain Kong's pods run without a sidecar, no injector
+// webhook of the mesh was asked about them (the charts' selectors leave its
+// namespace out), its IngressClass is there, and its release and namespace
+// are recorded for down.
+func (h *simHarness) assertPlainKong(t *testing.T, env *cluster.Env, injectors map[string]string) {
+	t.Helper()
+	var pods corev1.PodList
+	if err := h.sim.Client.List(t.Context(), &pods, client.InNamespace(cluster.KongPlainNamespace),
+		client.MatchingLabels{cluster.KongGatewayLabel: cluster.KongPlainRelease}); err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) < 2 {
+		t.Errorf("%d plain Kong pods, want its gateway and controller", len(pods.Items))
+	}
+	for _, p := range pods.Items {
+		names := addons.ContainerNames(&p)
+		if slices.Contains(names, addons.KumaSidecar) || slices.Contains(names, addons.IstioSidecar) || p.Status.Phase != corev1.PodRunning {
+			t.Errorf("plain Kong pod %s: containers %v phase %s, want no sidecar and Running", p.Name, names, p.Status.Phase)
+		}
+	}
+	for _, c := range h.webhook.Calls() {
+		for suffix := range injectors {
+			if c.Kind == "Pod" && c.Namespace == cluster.KongPlainNamespace && strings.HasSuffix(c.Webhook, suffix) {
+				t.Errorf("injector webhook %s was asked about plain Kong pod %s", c.Webhook, c.Name)
+			}
+		}
+	}
+	var class networkingv1.IngressClass
+	if err := h.sim.Client.Get(t.Context(), client.ObjectKey{Name: cluster.KongPlainClass}, &class); err != nil {
+		t.Errorf("IngressClass %s: %v", cluster.KongPlainClass, err)
+	}
+	for _, want := range []cluster.Created{
+		{Kind: "Namespace", Name: cluster.KongPlainNamespace},
+		{Kind: "HelmRelease", Namespace: cluster.KongPlainNamespace, Name: cluster.KongPlainRelease},
+	} {
+		if !slices.Contains(env.CreatedObjects(), want) {
+			t.Errorf("%v not recorded for down (recorded %v)", want, env.CreatedObjects())
+		}
+	}
+}
+
 func (h *simHarness) kongGatewayPods(t *testing.T) []corev1.Pod {
 	t.Helper()
 	var pods corev1.PodList
@@ -462,7 +530,7 @@ func (h *simHarness) assertNothingOfRun(t *testing.T, runID, meshNamespace strin
 		t.Errorf("Helm releases left: %v", rels)
 	}
 	deadline := time.Now().Add(2 * time.Minute)
-	for _, ns := range []string{cluster.KongNamespace, meshNamespace} {
+	for _, ns := range []string{cluster.KongNamespace, cluster.KongPlainNamespace, meshNamespace} {
 		for {
 			var n corev1.Namespace
 			err := h.sim.Client.Get(ctx, client.ObjectKey{Name: ns}, &n)
@@ -479,7 +547,7 @@ func (h *simHarness) assertNothingOfRun(t *testing.T, runID, meshNamespace strin
 	var left []string
 	for _, l := range []client.ObjectList{
 		&corev1.NamespaceList{}, &corev1.ConfigMapList{}, &corev1.ServiceAccountList{}, &appsv1.DeploymentList{},
-		&rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBindingList{},
+		&rbacv1.ClusterRoleList{}, &rbacv1.ClusterRoleBindingList{}, &networkingv1.IngressClassList{},
 		&admissionregistrationv1.MutatingWebhookConfigurationList{}, &admissionregistrationv1.ValidatingWebhookConfigurationList{},
 	} {
 		if err := h.sim.Client.List(ctx, l, client.MatchingLabels{fixtures.LabelRun: runID}); err != nil {

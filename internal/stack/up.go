@@ -115,7 +115,7 @@ func up(ctx context.Context, opts Options) (env *cluster.Env, err error) {
 	} else if !opts.SkipOwnImages {
 		log.Warn("existing cluster: meshgate does not push images; push " + strings.Join(ownImageRefs(), ", ") + " to a registry the cluster pulls from and point the fixtures at it")
 	}
-	ao := addons.Options{Mesh: opts.Mesh, Kind: kind != nil, ImageMirror: opts.ImageMirror, KongKeepalivePoolSize: opts.KongKeepalivePoolSize, ProxyServiceType: opts.ProxyServiceType, PostRenderer: opts.PostRenderer}
+	ao := addons.Options{Mesh: opts.Mesh, Kind: kind != nil, ImageMirror: opts.ImageMirror, KongKeepalivePoolSize: opts.KongKeepalivePoolSize, ProxyServiceType: opts.ProxyServiceType, KongPlain: opts.KongPlain, PostRenderer: opts.PostRenderer}
 	steps, err := addons.MeshSteps(*m, ao, addons.DefaultTimeouts)
 	if err != nil {
 		return env, err
@@ -423,6 +423,9 @@ func Diagnostics(ctx context.Context, env *cluster.Env, step string) string {
 		KongSelector:  "app.kubernetes.io/instance=" + cluster.KongRelease,
 		KongAdminPort: cluster.KongAdminPort,
 		Log:           env.Logger(),
+	}
+	if step == addons.StepKongPlain {
+		o.Namespaces = append(o.Namespaces, cluster.KongPlainNamespace)
 	}
 	switch env.Mesh {
 	case cluster.MeshKuma:
