@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +153,32 @@ func TestProxyCostsPer1000RPS(t *testing.T) {
 	}
 	if z := got[1]; z.Runs != 0 || z.CoresPer1000RPS != 0 || !strings.Contains(z.Note, "missing from the kubelet") || z.Published != publishedZtunnel {
 		t.Errorf("ztunnel: %+v, want no figure, the reason, and Istio's ztunnel figure", z)
+	}
+}
+
+// hopBetween: what one attack added at the backend. Accepted traffic that
+// did not arrive over mutual TLS (a PERMISSIVE listener taking plaintext)
+// counts against the mode as much as traffic refused for it.
+func TestHopBetween(t *testing.T) {
+	at := func(mtls, other, accepted float64) snapshot {
+		return snapshot{hop: hopCounts{mtls, other, accepted}, hopSource: "listener.10.0.0.5_8080.*"}
+	}
+	cases := []struct {
+		name          string
+		before, after snapshot
+		mtls, not     int64
+		err           string
+	}{
+		{"every connection handshook", at(10, 0, 10), at(26, 0, 26), 16, 0, ""},
+		{"plaintext accepted", at(10, 0, 10), at(14, 0, 20), 4, 6, ""},
+		{"plaintext refused", at(10, 2, 12), at(10, 5, 15), 0, 3, ""},
+		{"counters went back", at(10, 0, 10), at(3, 0, 3), 0, 0, "went back"},
+		{"unreadable", at(10, 0, 10), snapshot{hopErr: errors.New("port-forward: pod not found")}, 0, 0, "pod not found"},
+	}
+	for _, tc := range cases {
+		h := hopBetween(tc.before, tc.after, "handshakes")
+		if h.MTLS != tc.mtls || h.NotMTLS != tc.not || (tc.err == "") != (h.Error == "") || !strings.Contains(h.Error, tc.err) {
+			t.Errorf("%s: got %+v, want %d mTLS, %d not, error %q", tc.name, *h, tc.mtls, tc.not, tc.err)
+		}
 	}
 }

@@ -29,12 +29,14 @@ import (
 // sidecar's :15090 and ztunnel's :15020, reached through the API server's
 // port-forwards. Every scrape finds five more mutual-TLS requests and
 // connections to the bench's echo than the one before.
-type proxyMetrics struct{ scrapes atomic.Int64 }
+type proxyMetrics struct {
+	namespace, echo string // the bench's meshed namespace and echo workload
+	scrapes         atomic.Int64
+}
 
 func (p *proxyMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := 5 * p.scrapes.Add(1)
-	plan, _ := bench.NewClusterPlan(bench.ClusterOptions{Mesh: cluster.MeshIstio})
-	ns, echo := plan.Options.MeshNamespace, plan.Options.EchoName
+	ns, echo := p.namespace, p.echo
 	switch r.URL.Path {
 	case probe.IstioSidecarMetricsPath:
 		fmt.Fprintf(w, "# TYPE %s counter\n%s{reporter=\"destination\",destination_workload=%q,destination_workload_namespace=%q,response_code=\"200\",connection_security_policy=\"mutual_tls\"} %d\n",
@@ -50,12 +52,12 @@ func (p *proxyMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // proxyMetricsForwards send the metrics ports of the bench's meshed
 // namespace and of istio-system to a proxyMetrics server.
 func proxyMetricsForwards(t *testing.T) []kubetest.SimPortForward {
-	srv := httptest.NewServer(&proxyMetrics{})
-	t.Cleanup(srv.Close)
 	plan, err := bench.NewClusterPlan(bench.ClusterOptions{Mesh: cluster.MeshIstio})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := httptest.NewServer(&proxyMetrics{namespace: plan.Options.MeshNamespace, echo: plan.Options.EchoName})
+	t.Cleanup(srv.Close)
 	return []kubetest.SimPortForward{
 		{Namespace: plan.Options.MeshNamespace, Ports: []int32{probe.IstioSidecarMetricsPort}, Target: srv.Listener.Addr().String()},
 		{Namespace: addons.IstioNamespace, Ports: []int32{probe.ZtunnelMetricsPort}, Target: srv.Listener.Addr().String()},
